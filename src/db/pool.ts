@@ -1,0 +1,78 @@
+// The connection pool, and creating the database when the URL names one that is missing.
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+export type Pool = pg.Pool;
+export type Client = pg.PoolClient;
+
+const INVALID_CATALOG_NAME = '3D000';
+const DUPLICATE_DATABASE = '42P04';
+
+export function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.slice(1)) || 'postgres';
+}
+
+export function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = '/' + encodeURIComponent(name);
+  return u.toString();
+}
+
+async function createDatabaseIfMissing(url: string, log: Logger): Promise<void> {
+  const probe = new pg.Client({ connectionString: url });
+  try {
+    await probe.connect();
+    return;
+  } catch (err) {
+    if ((err as { code?: string }).code !== INVALID_CATALOG_NAME) throw err;
+  } finally {
+    await probe.end().catch(() => {});
+  }
+  const name = databaseName(url);
+  const admin = new pg.Client({ connectionString: withDatabase(url, 'postgres') });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
+    log.info({ database: name }, 'created database');
+  } catch (err) {
+    // Another replica created it first.
+    if ((err as { code?: string }).code !== DUPLICATE_DATABASE) throw err;
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function openPool(url: string, log: Logger, max = 20): Promise<Pool> {
+  await createDatabaseIfMissing(url, log);
+  const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', (err) => log.warn({ err: err.message }, 'idle database connection failed'));
+  return pool;
+}
+
+/** Thrown inside inTransaction to roll back and still answer with `result`. */
+export class Rollback<T> {
+  constructor(readonly result: T) {}
+}
+
+/** Runs `work` in one transaction on one connection; rolls back on any throw. */
+export async function inTransaction<T>(pool: Pool, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    if (err instanceof Rollback) return err.result as T;
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  const e = err as { code?: string; constraint?: string };
+  return e.code === '23505' && (constraint === undefined || e.constraint === constraint);
+}

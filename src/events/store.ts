@@ -1,0 +1,35 @@
+// Statistics tables (protocol §8): events, tek_upload_count, otk_life_duration.
+// Each write is an upsert that adds, and runs inside the caller's transaction so a
+// statistic is recorded exactly when the thing it counts is committed.
+import type { Client } from '../db/pool.js';
+import { utcDate } from '../protocol/time.js';
+
+export type ServerEvent = 'OTKGenerated' | 'OTKRegenerated' | 'OTKClaimed' | 'OTKUnclaimed' | 'OTKExpired' | 'OTKExpiredNoUploads' | 'OTKExhausted';
+
+/** Events this server records itself, as against those the app reports. */
+export const SERVER_DEVICE_TYPE = 'server';
+
+export async function recordEvent(client: Client, source: string, event: ServerEvent, nowMs: number, count = 1): Promise<void> {
+  await client.query(
+    `INSERT INTO events (source, identifier, device_type, date, count) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (source, identifier, device_type, date) DO UPDATE SET count = events.count + EXCLUDED.count`,
+    [source, event, SERVER_DEVICE_TYPE, utcDate(nowMs), count],
+  );
+}
+
+export async function recordUpload(client: Client, originator: string, firstUpload: boolean, nowMs: number): Promise<void> {
+  await client.query(
+    `INSERT INTO tek_upload_count (originator, date, count, first_upload) VALUES ($1, $2, 1, $3)
+     ON CONFLICT (originator, date, first_upload) DO UPDATE SET count = tek_upload_count.count + 1`,
+    [originator, utcDate(nowMs), firstUpload],
+  );
+}
+
+/** How long a one-time code lived before it was claimed, in whole hours. */
+export async function recordOneTimeCodeLife(client: Client, originator: string, hours: number, nowMs: number): Promise<void> {
+  await client.query(
+    `INSERT INTO otk_life_duration (originator, hours, date, count) VALUES ($1, $2, $3, 1)
+     ON CONFLICT (originator, hours, date) DO UPDATE SET count = otk_life_duration.count + 1`,
+    [originator, hours, utcDate(nowMs)],
+  );
+}

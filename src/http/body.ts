@@ -1,0 +1,34 @@
+// Request bodies are read by the routes themselves, as raw bytes whatever the Content-Type
+// says, so that each route decides what an oversized body gets (protocol §2) and can check
+// a ban before it reads anything (§4.2 step 1).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/** Leaves every body unread for the route, instead of Fastify's parsers and 413/415s. */
+export function deferBodies(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+}
+
+/**
+ * The body, or undefined when it is longer than `limit` bytes. An oversized body is not
+ * drained: the connection closes after the answer.
+ */
+export async function readBody(request: FastifyRequest, reply: FastifyReply, limit: number): Promise<Buffer | undefined> {
+  const req = request.raw;
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) {
+    reply.header('connection', 'close');
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > limit) {
+      reply.header('connection', 'close');
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, length);
+}

@@ -1,0 +1,19 @@
+// The plain-text and protobuf answers of protocol §2.
+import type { FastifyReply } from 'fastify';
+
+export function sendText(reply: FastifyReply, status: number, message: string): FastifyReply {
+  return reply
+    .code(status)
+    .header('content-type', 'text/plain; charset=utf-8')
+    .header('x-content-type-options', 'nosniff')
+    .send(message + '\n');
+}
+
+export function sendProtobuf(reply: FastifyReply, status: number, body: Buffer): FastifyReply {
+  reply.code(status).header('content-type', 'application/x-protobuf');
+  if (status >= 400) reply.header('x-content-type-options', 'nosniff');
+  return reply.send(body);
+}
+
+export const notFound = (reply: FastifyReply) => sendText(reply, 404, '404 page not found');
+export const unauthorized = (reply: FastifyReply) => sendText(reply, 401, 'unauthorized');

@@ -1,0 +1,39 @@
+// What both servers share: Fastify settings, the 404, errors, and one log line per request.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { deferBodies } from './body.js';
+import { notFound, sendText } from './responses.js';
+import { registerServices } from './services.js';
+
+export function createHttpServer(config: Config, log: Logger): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // Our own line per request below: Fastify's would log client addresses and full URLs.
+    logController: new LogController({ disableRequestLogging: true }),
+    // /new-key-claim/{hashID} carries 128 characters.
+    routerOptions: { maxParamLength: 256 },
+    // SIGTERM must not wait for idle keep-alive connections.
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+  deferBodies(app);
+  app.setNotFoundHandler((_request, reply) => notFound(reply));
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: err.message, route: request.routeOptions.url }, 'request failed');
+      return sendText(reply, 500, 'server error');
+    }
+    return sendText(reply, status, 'bad request');
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info(
+      { route: request.routeOptions.url ?? 'not found', method: request.method, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      'request',
+    );
+    done();
+  });
+  registerServices(app, config);
+  return app;
+}

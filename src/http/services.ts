@@ -1,0 +1,19 @@
+// /services/* (protocol §4.4), the same on both servers: health and build information.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Config } from '../config.js';
+
+const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
+
+export function registerServices(app: FastifyInstance, config: Config): void {
+  const version = JSON.stringify({ branch: config.build.branch, revision: config.build.revision });
+  const featureFlags = JSON.stringify({
+    enableEntirePeriodBundle: config.enableEntirePeriodBundle,
+    disableCurrentDateCheckFeatureFlag: config.disableCurrentDateCheck,
+  });
+  const json = 'application/json; charset=utf-8';
+
+  app.all('/services/ping', (_req, reply) => noStore(reply).header('content-type', 'text/plain; charset=utf-8').send('OK\n'));
+  app.all('/services/present', (_req, reply) => noStore(reply).code(204).send());
+  app.all('/services/version.json', (_req, reply) => noStore(reply).header('content-type', json).send(version));
+  app.all('/services/featureFlags.json', (_req, reply) => noStore(reply).header('content-type', json).send(featureFlags));
+}

@@ -1,0 +1,26 @@
+// One-time codes (protocol §4.1): what the health portal reads to the patient.
+import { randomInt } from 'node:crypto';
+
+/** Letters that cannot be misread as digits or as each other when spoken or typed. */
+export const CODE_LETTERS = 'AEFHJKLQRSUWXYZ';
+export const CODE_DIGITS = '2456789';
+const GROUP_LENGTHS = [3, 3, 4] as const;
+export const CODE_LENGTH = 10;
+
+/**
+ * A fresh code: three groups of 3, 3 and 4 characters, each group all letters or all
+ * digits at random, every draw from the cryptographic RNG.
+ */
+export function generateOneTimeCode(): string {
+  let code = '';
+  for (const length of GROUP_LENGTHS) {
+    const alphabet = randomInt(2) === 0 ? CODE_LETTERS : CODE_DIGITS;
+    for (let i = 0; i < length; i++) code += alphabet[randomInt(alphabet.length)];
+  }
+  return code;
+}
+
+/** What the patient typed → what is stored: no spaces or dashes, upper case. */
+export function normaliseOneTimeCode(typed: string): string {
+  return typed.replace(/[ -]/g, '').toUpperCase();
+}

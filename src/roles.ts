@@ -1,0 +1,64 @@
+// Starting a role: database, migrations, servers, and an orderly stop.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config, Role } from './config.js';
+import { startEmbeddedPostgres } from './db/embedded.js';
+import { migrate } from './db/migrate.js';
+import { openPool, type Pool } from './db/pool.js';
+import { systemClock, type Clock } from './protocol/time.js';
+import { buildRetrievalServer, DEFAULT_RETRIEVAL_PORT } from './retrieval/app.js';
+import { buildSubmissionServer, DEFAULT_SUBMISSION_PORT } from './submission/app.js';
+import { submissionRules } from './submission/context.js';
+
+export interface Running {
+  /** Base URL per server role, e.g. { 'key-submission': 'http://127.0.0.1:8000' }. */
+  urls: Partial<Record<'key-submission' | 'key-retrieval', string>>;
+  stop(): Promise<void>;
+}
+
+async function listen(app: FastifyInstance, host: string, port: number): Promise<string> {
+  await app.listen({ host, port });
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shownHost}:${actualPort}`;
+}
+
+export async function startRole(role: Role, config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err: unknown) => log.warn({ err: String(err) }, 'stop failed'));
+  };
+  try {
+    let url = config.databaseUrl;
+    if (url === undefined) {
+      const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort, log);
+      stops.push(embedded.stop);
+      url = embedded.url;
+    }
+    const pool: Pool = await openPool(url, log);
+    stops.push(() => pool.end());
+
+    if (role !== 'key-retrieval') await migrate(pool, log);
+    const urls: Running['urls'] = {};
+    const host = config.listen?.host ?? '0.0.0.0';
+    const submissionPort = config.listen?.port ?? DEFAULT_SUBMISSION_PORT;
+
+    if (role === 'key-submission' || role === 'all') {
+      const app = buildSubmissionServer({ config, pool, clock, log, rules: submissionRules(config) });
+      stops.push(() => app.close());
+      urls['key-submission'] = await listen(app, host, submissionPort);
+    }
+    if (role === 'key-retrieval' || role === 'all') {
+      // In `all`, retrieval sits on the port after submission's.
+      const port = role === 'all' ? (submissionPort === 0 ? 0 : submissionPort + 1) : (config.listen?.port ?? DEFAULT_RETRIEVAL_PORT);
+      const app = buildRetrievalServer(config, log);
+      stops.push(() => app.close());
+      urls['key-retrieval'] = await listen(app, host, port);
+    }
+    return { urls, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,30 @@
+// The key-submission server: the routes of protocol §4 on the shared HTTP base.
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { createHttpServer } from '../http/server.js';
+import { registerClaimKey } from './claim-key.js';
+import { registerClearDiagnosisKeys } from './clear-diagnosis-keys.js';
+import type { SubmissionContext } from './context.js';
+import { registerNewKeyClaim } from './new-key-claim.js';
+import { registerUpload } from './upload.js';
+
+export const DEFAULT_SUBMISSION_PORT = 8000;
+
+/**
+ * The key that hashes client addresses for the ban counter. Every replica derives the same
+ * one from the portal tokens they share, so a ban holds across replicas, and nobody with
+ * only the database can reverse the stored hashes into addresses.
+ */
+function clientIdKey(ctx: SubmissionContext): Buffer {
+  const tokens = ctx.config.claimTokens.map((t) => t.token).sort();
+  return createHash('sha256').update('diagnosis-server/claim-key-client/v1\0').update(tokens.join('\0')).digest();
+}
+
+export function buildSubmissionServer(ctx: SubmissionContext): FastifyInstance {
+  const app = createHttpServer(ctx.config, ctx.log);
+  registerNewKeyClaim(app, ctx);
+  registerClaimKey(app, ctx, clientIdKey(ctx));
+  registerUpload(app, ctx);
+  if (ctx.config.enableTestTools) registerClearDiagnosisKeys(app, ctx);
+  return app;
+}

@@ -1,0 +1,171 @@
+// SQL of key submission: encryption_keys (one-time codes and keypairs), diagnosis_keys
+// inserts, and the claim failure counters. Every multi-step write is one transaction.
+import type { BoxKeypair } from '../crypto/box.js';
+import { recordEvent, recordOneTimeCodeLife, recordUpload } from '../events/store.js';
+import { inTransaction, isUniqueViolation, Rollback, type Pool } from '../db/pool.js';
+import { startOfUtcDay, hourNumber } from '../protocol/time.js';
+import type { DiagnosisKey } from '../protocol/upload.js';
+
+export interface SubmissionRules {
+  region: string;
+  initialRemainingKeys: number;
+  oneTimeCodeExpiryMinutes: number;
+  encryptionKeyValidityDays: number;
+}
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+/** Codes and hash ids are random or caller-chosen; a few retries absorb any collision. */
+const MAX_ATTEMPTS = 5;
+
+export type NewCodeResult = { ok: true; code: string } | { ok: false; reason: 'already-claimed' };
+
+/**
+ * Issues a one-time code with a fresh server keypair. With a hash id, an unclaimed code
+ * for that id is replaced (OTKRegenerated); a claimed one is refused.
+ */
+export async function issueOneTimeCode(
+  pool: Pool,
+  rules: SubmissionRules,
+  request: { originator: string; hashId: string | undefined; nowMs: number },
+  makeCode: () => string,
+  makeKeypair: () => BoxKeypair,
+): Promise<NewCodeResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inTransaction(pool, async (client) => {
+        if (request.hashId !== undefined) {
+          // Portals retry: requests for one hash id take turns rather than race to insert.
+          await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [request.hashId]);
+          const existing = await client.query<{ claimed: boolean }>(
+            'SELECT app_public_key IS NOT NULL AS claimed FROM encryption_keys WHERE hash_id = $1 FOR UPDATE',
+            [request.hashId],
+          );
+          if (existing.rows[0]?.claimed) return { ok: false, reason: 'already-claimed' } as const;
+          if (existing.rows[0]) {
+            await client.query('DELETE FROM encryption_keys WHERE hash_id = $1', [request.hashId]);
+            await recordEvent(client, request.originator, 'OTKRegenerated', request.nowMs);
+          }
+        }
+        const code = makeCode();
+        const keypair = makeKeypair();
+        await client.query(
+          `INSERT INTO encryption_keys (server_private_key, server_public_key, one_time_code, remaining_keys, created, region, originator, hash_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [keypair.privateKey, keypair.publicKey, code, rules.initialRemainingKeys, new Date(request.nowMs), rules.region, request.originator, request.hashId ?? null],
+        );
+        await recordEvent(client, request.originator, 'OTKGenerated', request.nowMs);
+        return { ok: true, code } as const;
+      });
+    } catch (err) {
+      // A code collision with a live code: draw another.
+      if (attempt < MAX_ATTEMPTS && isUniqueViolation(err)) continue;
+      throw err;
+    }
+  }
+}
+
+export async function appKeyRegistered(pool: Pool, appPublicKey: Uint8Array): Promise<boolean> {
+  const result = await pool.query('SELECT 1 FROM encryption_keys WHERE app_public_key = $1', [appPublicKey]);
+  return result.rowCount! > 0;
+}
+
+export type ClaimResult = { ok: true; serverPublicKey: Buffer } | { ok: false; reason: 'no-such-code' | 'app-key-registered' };
+
+/**
+ * Redeems a live code: binds the app key, moves `created` to midnight UTC of the code's
+ * day (the keypair's validity counts from there), records statistics and clears the
+ * client's failures, all in one transaction. The row lock makes concurrent claims of one
+ * code serialise, and the re-checked WHERE lets exactly one of them through.
+ */
+export async function claimOneTimeCode(
+  pool: Pool,
+  rules: SubmissionRules,
+  claim: { code: string; appPublicKey: Uint8Array; clientId: string; nowMs: number },
+): Promise<ClaimResult> {
+  try {
+    return await inTransaction(pool, async (client) => {
+      const found = await client.query<{ server_public_key: Buffer; created: Date; originator: string | null }>(
+        `SELECT server_public_key, created, originator FROM encryption_keys
+         WHERE one_time_code = $1 AND app_public_key IS NULL AND created > $2
+         FOR UPDATE`,
+        [claim.code, new Date(claim.nowMs - rules.oneTimeCodeExpiryMinutes * MINUTE)],
+      );
+      const row = found.rows[0];
+      if (!row) return { ok: false, reason: 'no-such-code' } as const;
+      await client.query(
+        'UPDATE encryption_keys SET one_time_code = NULL, app_public_key = $1, created = $2 WHERE server_public_key = $3',
+        [claim.appPublicKey, new Date(startOfUtcDay(row.created.getTime())), row.server_public_key],
+      );
+      const originator = row.originator ?? '';
+      await recordEvent(client, originator, 'OTKClaimed', claim.nowMs);
+      const hours = Math.max(0, Math.floor((claim.nowMs - row.created.getTime()) / 3_600_000));
+      await recordOneTimeCodeLife(client, originator, hours, claim.nowMs);
+      await client.query('DELETE FROM failed_key_claim_attempts WHERE identifier = $1', [claim.clientId]);
+      return { ok: true, serverPublicKey: row.server_public_key } as const;
+    });
+  } catch (err) {
+    // The same app key claiming two codes at once: the unique index lets one win.
+    if (isUniqueViolation(err, 'encryption_keys_app_public_key_key')) return { ok: false, reason: 'app-key-registered' };
+    throw err;
+  }
+}
+
+export interface Keypair {
+  serverPrivateKey: Buffer;
+  appPublicKey: Buffer | null;
+}
+
+/** The keypair of a server key still inside its validity window. */
+export async function findValidKeypair(pool: Pool, rules: SubmissionRules, serverPublicKey: Uint8Array, nowMs: number): Promise<Keypair | undefined> {
+  const result = await pool.query<{ server_private_key: Buffer; app_public_key: Buffer | null }>(
+    'SELECT server_private_key, app_public_key FROM encryption_keys WHERE server_public_key = $1 AND created > $2',
+    [serverPublicKey, new Date(nowMs - rules.encryptionKeyValidityDays * DAY)],
+  );
+  const row = result.rows[0];
+  return row && { serverPrivateKey: row.server_private_key, appPublicKey: row.app_public_key };
+}
+
+export type StoreKeysResult = 'stored' | 'keypair-gone' | 'keypair-exhausted' | 'over-quota';
+
+/**
+ * Stores an upload's keys against its keypair's quota. The keypair row is locked first, so
+ * concurrent uploads on one keypair take turns and can never together pass the quota.
+ * Keys already known (key_data is globally unique) are skipped and cost no quota.
+ */
+export async function storeDiagnosisKeys(
+  pool: Pool,
+  rules: SubmissionRules,
+  serverPublicKey: Uint8Array,
+  keys: DiagnosisKey[],
+  nowMs: number,
+): Promise<StoreKeysResult> {
+  return inTransaction(pool, async (client): Promise<StoreKeysResult> => {
+    const locked = await client.query<{ remaining_keys: number; region: string; originator: string | null }>(
+      'SELECT remaining_keys, region, originator FROM encryption_keys WHERE server_public_key = $1 FOR UPDATE',
+      [serverPublicKey],
+    );
+    const keypair = locked.rows[0];
+    if (!keypair) return 'keypair-gone';
+    if (keypair.remaining_keys === 0) return 'keypair-exhausted';
+    const inserted = await client.query(
+      `INSERT INTO diagnosis_keys (key_data, rolling_start_interval_number, rolling_period, transmission_risk_level, hour_of_submission, region, originator)
+       SELECT k, s, p, r, $5, $6, $7 FROM unnest($1::bytea[], $2::int[], $3::int[], $4::smallint[]) AS t(k, s, p, r)
+       ON CONFLICT (key_data) DO NOTHING`,
+      [
+        keys.map((k) => k.keyData),
+        keys.map((k) => k.rollingStartIntervalNumber),
+        keys.map((k) => k.rollingPeriod),
+        keys.map((k) => k.transmissionRiskLevel),
+        hourNumber(nowMs),
+        keypair.region,
+        keypair.originator,
+      ],
+    );
+    const newKeys = inserted.rowCount ?? 0;
+    if (newKeys > keypair.remaining_keys) throw new Rollback<StoreKeysResult>('over-quota');
+    await client.query('UPDATE encryption_keys SET remaining_keys = remaining_keys - $1 WHERE server_public_key = $2', [newKeys, serverPublicKey]);
+    await recordUpload(client, keypair.originator ?? '', keypair.remaining_keys === rules.initialRemainingKeys, nowMs);
+    return 'stored';
+  });
+}

@@ -1,0 +1,57 @@
+// /upload (protocol §4.3): the app sends its Temporary Exposure Keys sealed in a NaCl box
+// for the server key it claimed. Steps in the protocol's order; the first failure wins.
+// Every error body is an EncryptedUploadResponse, and no error ever goes with a 2xx.
+import type { FastifyInstance } from 'fastify';
+import { KEY_BYTES, NONCE_BYTES, openBox } from '../crypto/box.js';
+import { secretsEqual } from '../crypto/secrets.js';
+import { readBody } from '../http/body.js';
+import { sendProtobuf } from '../http/responses.js';
+import { EncryptedUploadRequest, encodeUploadResponse, tryDecode, UploadError } from '../protocol/messages.js';
+import { validateUpload } from '../protocol/upload.js';
+import type { SubmissionContext } from './context.js';
+import { findValidKeypair, storeDiagnosisKeys } from './store.js';
+
+export const MAX_UPLOAD_BODY_BYTES = 1024;
+
+export function registerUpload(app: FastifyInstance, ctx: SubmissionContext): void {
+  app.all('/upload', async (request, reply) => {
+    const answer = (status: number, error: UploadError) => sendProtobuf(reply, status, encodeUploadResponse(error));
+    try {
+      // 1.
+      const body = await readBody(request, reply, MAX_UPLOAD_BODY_BYTES);
+      const upload = body && tryDecode(EncryptedUploadRequest, body);
+      if (!upload) return answer(400, UploadError.UNKNOWN);
+
+      // 2–4.
+      const { serverPublicKey, appPublicKey, nonce, payload } = upload;
+      if (serverPublicKey.length !== KEY_BYTES) return answer(400, UploadError.INVALID_CRYPTO_PARAMETERS);
+      const keypair = await findValidKeypair(ctx.pool, ctx.rules, serverPublicKey, ctx.clock.now());
+      if (!keypair) return answer(401, UploadError.INVALID_KEYPAIR);
+      if (nonce.length !== NONCE_BYTES || appPublicKey.length !== KEY_BYTES) return answer(400, UploadError.INVALID_CRYPTO_PARAMETERS);
+      if (!keypair.appPublicKey || !secretsEqual(appPublicKey, keypair.appPublicKey)) return answer(401, UploadError.INVALID_KEYPAIR);
+
+      // 5–10.
+      const plaintext = openBox(payload, nonce, appPublicKey, keypair.serverPrivateKey, serverPublicKey);
+      if (!plaintext) return answer(400, UploadError.DECRYPTION_FAILED);
+      const nowMs = ctx.clock.now();
+      const validated = validateUpload(plaintext, nowMs);
+      if (!validated.ok) return answer(400, validated.error);
+
+      // 11–12.
+      const stored = await storeDiagnosisKeys(ctx.pool, ctx.rules, serverPublicKey, validated.keys, nowMs);
+      switch (stored) {
+        case 'stored':
+          return answer(200, UploadError.NONE);
+        case 'over-quota':
+          return answer(400, UploadError.TOO_MANY_KEYS);
+        case 'keypair-exhausted':
+          return answer(400, UploadError.INVALID_KEYPAIR);
+        case 'keypair-gone':
+          return answer(401, UploadError.INVALID_KEYPAIR);
+      }
+    } catch (err) {
+      request.log.error({ err: (err as Error).message }, 'upload failed');
+      return answer(500, UploadError.SERVER_ERROR);
+    }
+  });
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, requireForRole } from '../src/config.js';
+
+const TOKEN = 'a'.repeat(20);
+const load = (env: Record<string, string>) => loadConfig(env, '/data');
+const failure = (env: Record<string, string>) => {
+  try {
+    load(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a configuration error');
+};
+
+describe('configuration', () => {
+  it('has the protocol defaults', () => {
+    const config = load({});
+    expect(config).toMatchObject({
+      maxConsecutiveClaimKeyFailures: 50,
+      claimKeyBanDurationMs: 3_600_000,
+      diagnosisKeyRetentionDays: 15,
+      initialRemainingKeys: 43,
+      encryptionKeyValidityDays: 15,
+      oneTimeCodeExpiryMinutes: 1440,
+      purgeIntervalMs: 30_000,
+      region: '302',
+      enableEntirePeriodBundle: true,
+      disableCurrentDateCheck: true,
+      trustedProxyHops: 1,
+      listen: undefined,
+      databaseUrl: undefined,
+    });
+  });
+
+  it('parses KEY_CLAIM_TOKEN pairs', () => {
+    expect(load({ KEY_CLAIM_TOKEN: `${TOKEN}=ontario:${'b'.repeat(63)}=302` }).claimTokens).toEqual([
+      { token: TOKEN, label: 'ontario' },
+      { token: 'b'.repeat(63), label: '302' },
+    ]);
+  });
+
+  it('names the variable that is malformed', () => {
+    expect(failure({ KEY_CLAIM_TOKEN: 'short=label' })).toMatch(/^KEY_CLAIM_TOKEN: /);
+    expect(failure({ KEY_CLAIM_TOKEN: `${'c'.repeat(64)}=label` })).toMatch(/^KEY_CLAIM_TOKEN: /);
+    expect(failure({ KEY_CLAIM_TOKEN: `${TOKEN}=${'l'.repeat(32)}` })).toMatch(/^KEY_CLAIM_TOKEN: /);
+    expect(failure({ KEY_CLAIM_TOKEN: `${TOKEN}=a:${TOKEN}=b` })).toMatch(/^KEY_CLAIM_TOKEN: /);
+    expect(failure({ RETRIEVE_HMAC_KEY: 'ab'.repeat(31) })).toMatch(/^RETRIEVE_HMAC_KEY: /);
+    expect(failure({ RETRIEVE_HMAC_KEY: 'zz'.repeat(40) })).toMatch(/^RETRIEVE_HMAC_KEY: /);
+    expect(failure({ PORT: 'eighty' })).toMatch(/^PORT: /);
+    expect(failure({ PORT: '70000' })).toMatch(/^PORT: /);
+    expect(failure({ BIND_ADDR: 'localhost' })).toMatch(/^BIND_ADDR: /);
+    expect(failure({ METRIC_PROVIDER: 'statsd' })).toMatch(/^METRIC_PROVIDER: /);
+    expect(failure({ METRICS_PASSWORD: 'short' })).toMatch(/^METRICS_PASSWORD: /);
+    expect(failure({ DATABASE_URL: 'mysql://x' })).toMatch(/^DATABASE_URL: /);
+    expect(failure({ INITIAL_REMAINING_KEYS: '0' })).toMatch(/^INITIAL_REMAINING_KEYS: /);
+  });
+
+  it('prefers BIND_ADDR to PORT', () => {
+    expect(load({ PORT: '9000' }).listen).toEqual({ host: '0.0.0.0', port: 9000 });
+    expect(load({ PORT: '9000', BIND_ADDR: '127.0.0.1:9100' }).listen).toEqual({ host: '127.0.0.1', port: 9100 });
+    expect(load({ BIND_ADDR: '[::1]:9100' }).listen).toEqual({ host: '::1', port: 9100 });
+  });
+
+  it('refuses test tools in production', () => {
+    expect(failure({ ENABLE_TEST_TOOLS: 'true', ENV: 'production' })).toMatch(/^ENABLE_TEST_TOOLS: /);
+    expect(load({ ENABLE_TEST_TOOLS: 'true' }).enableTestTools).toBe(true);
+  });
+
+  it('requires the portal tokens for key submission only', () => {
+    expect(() => requireForRole(load({}), 'key-submission')).toThrow(/^KEY_CLAIM_TOKEN: /);
+    expect(() => requireForRole(load({}), 'migrate')).not.toThrow();
+  });
+});
