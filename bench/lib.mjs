@@ -1,0 +1,69 @@
+// Shared by the benchmarks: a real Postgres (DATABASE_URL, or a throwaway embedded one),
+// the built command as a separate process, and percentiles.
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { startEmbeddedPostgres } from '../dist/db/embedded.js';
+
+export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../dist/cli.js');
+export const TOKEN = 'bench-portal-token-0123456789abcdef';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export async function startPostgres() {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
+  const dir = await mkdtemp(path.join(tmpdir(), 'diagnosis-bench-'));
+  await chmod(dir, 0o755);
+  const embedded = await startEmbeddedPostgres(dir, await freePort(), pino({ level: 'silent' }));
+  const url = embedded.url.replace(/\/diagnosis$/, `/bench_${Date.now()}`);
+  return {
+    url,
+    stop: async () => {
+      await embedded.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function spawnRole(role, env) {
+  const child = spawn(process.execPath, [CLI, role], {
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', KEY_CLAIM_TOKEN: `${TOKEN}=bench`, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited };
+}
+
+export async function waitForPing(base, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(`${base}/services/ping`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${base} did not answer`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+export function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export function summary(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { min: sorted[0], p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] };
+}
