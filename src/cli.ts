@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig(env, DEFAULT_DATA_DIR);
   requireForRole(config, role);
-  const log = createLogger(config.logLevel, role === 'all');
+  const log = await createLogger(config.logLevel, role === 'all');
 
   const running = await startRole(role, config, log);
   if (role === 'migrate') {
