@@ -42,6 +42,13 @@ export interface Config {
   purgeIntervalMs: number;
   enableEntirePeriodBundle: boolean;
   disableCurrentDateCheck: boolean;
+  /** Export files: region label and the signature info Apple and Google registered. */
+  exportRegion: string;
+  exportKeyId: string;
+  exportKeyVersion: string;
+  exportSignatureAlgorithm: string;
+  exposureConfigurationDir: string | undefined;
+  exportCacheBytes: number;
   embeddedPostgresPort: number;
   dataDir: string;
   build: { branch: string; revision: string };
@@ -126,6 +133,12 @@ const schema = z.object({
   PURGE_INTERVAL_SECONDS: optional(positiveInt),
   ENABLE_ENTIRE_PERIOD_BUNDLE: optional(flag),
   DISABLE_CURRENT_DATE_CHECK: optional(flag),
+  EXPORT_REGION: optional(z.string().min(1)),
+  EXPORT_KEY_ID: optional(z.string().min(1)),
+  EXPORT_KEY_VERSION: optional(z.string().min(1)),
+  EXPORT_SIGNATURE_ALGORITHM: optional(z.string().min(1)),
+  EXPOSURE_CONFIGURATION_DIR: optional(z.string().min(1)),
+  EXPORT_CACHE_MB: optional(positiveInt),
   EMBEDDED_POSTGRES_PORT: optional(port),
   DATA_DIR: optional(z.string().min(1)),
   BUILD_BRANCH: optional(z.string()),
@@ -168,6 +181,12 @@ export function loadConfig(env: Environment, defaultDataDir: string): Config {
     purgeIntervalMs: (e.PURGE_INTERVAL_SECONDS ?? 30) * 1000,
     enableEntirePeriodBundle: e.ENABLE_ENTIRE_PERIOD_BUNDLE ?? true,
     disableCurrentDateCheck: e.DISABLE_CURRENT_DATE_CHECK ?? true,
+    exportRegion: e.EXPORT_REGION ?? 'CA',
+    exportKeyId: e.EXPORT_KEY_ID ?? '302',
+    exportKeyVersion: e.EXPORT_KEY_VERSION ?? 'v1',
+    exportSignatureAlgorithm: e.EXPORT_SIGNATURE_ALGORITHM ?? '1.2.840.10045.4.3.2',
+    exposureConfigurationDir: e.EXPOSURE_CONFIGURATION_DIR,
+    exportCacheBytes: (e.EXPORT_CACHE_MB ?? 256) * 1024 * 1024,
     embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT ?? 54320,
     dataDir: e.DATA_DIR ?? defaultDataDir,
     build: { branch: e.BUILD_BRANCH ?? 'unknown', revision: e.BUILD_REVISION ?? 'unknown' },
@@ -182,5 +201,9 @@ export function loadConfig(env: Environment, defaultDataDir: string): Config {
 export function requireForRole(config: Config, role: Role): void {
   if ((role === 'key-submission' || role === 'all') && config.claimTokens.length === 0) {
     throw new ConfigError('KEY_CLAIM_TOKEN: required (token=label[:token=label…])');
+  }
+  if (role === 'key-retrieval' || role === 'all') {
+    if (!config.retrieveHmacKey) throw new ConfigError('RETRIEVE_HMAC_KEY: required (hex, at least 64 characters)');
+    if (!config.ecdsaKey) throw new ConfigError('ECDSA_KEY: required (hex SEC1 DER P-256 private key, or a PEM file path)');
   }
 }

@@ -1,25 +1,40 @@
 // `diagnosis-server all` runs with nothing configured: it generates development secrets
 // once, keeps them in the data folder so every run prints the same ones, and fills in only
 // the variables the environment leaves unset.
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Environment } from './config.js';
+import { generateSecrets, publicKeyPem } from './crypto/key-generation.js';
 
 export interface DevSecrets {
   KEY_CLAIM_TOKEN: string;
+  RETRIEVE_HMAC_KEY: string;
+  ECDSA_KEY: string;
 }
 
-export async function developmentSecrets(dataDir: string): Promise<DevSecrets> {
+/** The secrets, and where the export public key is written for verify-export. */
+export async function developmentSecrets(dataDir: string): Promise<{ secrets: DevSecrets; publicKeyFile: string }> {
   const file = path.join(dataDir, 'dev-secrets.json');
+  const publicKeyFile = path.join(dataDir, 'export-public-key.pem');
+  let stored: Partial<DevSecrets> = {};
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as DevSecrets;
+    stored = JSON.parse(await readFile(file, 'utf8')) as Partial<DevSecrets>;
   } catch {
-    const secrets: DevSecrets = { KEY_CLAIM_TOKEN: `${randomBytes(24).toString('hex')}=dev-portal` };
+    // first run
+  }
+  // Keep what an earlier run stored; generate whatever is missing (a newer version may add secrets).
+  const fresh = generateSecrets();
+  const secrets: DevSecrets = {
+    KEY_CLAIM_TOKEN: stored.KEY_CLAIM_TOKEN ?? `${fresh.claimToken}=dev-portal`,
+    RETRIEVE_HMAC_KEY: stored.RETRIEVE_HMAC_KEY ?? fresh.retrieveHmacKey,
+    ECDSA_KEY: stored.ECDSA_KEY ?? fresh.ecdsaKey,
+  };
+  if (Object.keys(stored).length !== Object.keys(secrets).length) {
     await mkdir(dataDir, { recursive: true });
     await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
-    return secrets;
   }
+  await writeFile(publicKeyFile, publicKeyPem(secrets.ECDSA_KEY));
+  return { secrets, publicKeyFile };
 }
 
 /** The environment with development secrets where it has none; and which were filled. */

@@ -1,11 +1,13 @@
 // Starting a role: database, migrations, servers, and an orderly stop.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config, Role } from './config.js';
+import { ConfigError, type Config, type Role } from './config.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { openPool, type Pool } from './db/pool.js';
 import { systemClock, type Clock } from './protocol/time.js';
+import { loadExportSigner } from './crypto/export-signer.js';
+import { ExportCache } from './exports/cache.js';
 import { buildRetrievalServer, DEFAULT_RETRIEVAL_PORT } from './retrieval/app.js';
 import { buildSubmissionServer, DEFAULT_SUBMISSION_PORT } from './submission/app.js';
 import { submissionRules } from './submission/context.js';
@@ -24,7 +26,17 @@ async function listen(app: FastifyInstance, host: string, port: number): Promise
   return `http://${shownHost}:${actualPort}`;
 }
 
+function exportSigner(config: Config) {
+  try {
+    return loadExportSigner(config.ecdsaKey!);
+  } catch (err) {
+    throw new ConfigError(`ECDSA_KEY: ${(err as Error).message}`);
+  }
+}
+
 export async function startRole(role: Role, config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
+  // A bad signing key stops start-up before anything is started.
+  const signer = role === 'key-retrieval' || role === 'all' ? exportSigner(config) : undefined;
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => log.warn({ err: String(err) }, 'stop failed'));
@@ -52,7 +64,7 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     if (role === 'key-retrieval' || role === 'all') {
       // In `all`, retrieval sits on the port after submission's.
       const port = role === 'all' ? (submissionPort === 0 ? 0 : submissionPort + 1) : (config.listen?.port ?? DEFAULT_RETRIEVAL_PORT);
-      const app = buildRetrievalServer(config, log);
+      const app = buildRetrievalServer({ config, pool, clock, log, signer: signer!, cache: new ExportCache(config.exportCacheBytes) });
       stops.push(() => app.close());
       urls['key-retrieval'] = await listen(app, host, port);
     }

@@ -67,8 +67,11 @@ describe('configuration', () => {
     expect(load({ ENABLE_TEST_TOOLS: 'true' }).enableTestTools).toBe(true);
   });
 
-  it('requires the portal tokens for key submission only', () => {
+  it('requires what each role needs, and nothing more', () => {
     expect(() => requireForRole(load({}), 'key-submission')).toThrow(/^KEY_CLAIM_TOKEN: /);
+    expect(() => requireForRole(load({}), 'key-retrieval')).toThrow(/^RETRIEVE_HMAC_KEY: /);
+    expect(() => requireForRole(load({ RETRIEVE_HMAC_KEY: 'ab'.repeat(32) }), 'key-retrieval')).toThrow(/^ECDSA_KEY: /);
+    expect(() => requireForRole(load({ RETRIEVE_HMAC_KEY: 'ab'.repeat(32), ECDSA_KEY: 'ab' }), 'key-retrieval')).not.toThrow();
     expect(() => requireForRole(load({}), 'migrate')).not.toThrow();
   });
 });

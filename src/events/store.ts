@@ -1,7 +1,7 @@
 // Statistics tables (protocol §8): events, tek_upload_count, otk_life_duration.
 // Each write is an upsert that adds, and runs inside the caller's transaction so a
 // statistic is recorded exactly when the thing it counts is committed.
-import type { Client } from '../db/pool.js';
+import type { Client, Pool } from '../db/pool.js';
 import { utcDate } from '../protocol/time.js';
 
 export type ServerEvent = 'OTKGenerated' | 'OTKRegenerated' | 'OTKClaimed' | 'OTKUnclaimed' | 'OTKExpired' | 'OTKExpiredNoUploads' | 'OTKExhausted';
@@ -32,4 +32,52 @@ export async function recordOneTimeCodeLife(client: Client, originator: string, 
      ON CONFLICT (originator, hours, date) DO UPDATE SET count = otk_life_duration.count + 1`,
     [originator, hours, utcDate(nowMs)],
   );
+}
+
+// Reads for /events (protocol §5.3): one day's statistics, per source.
+
+export interface EventRow {
+  source: string;
+  date: string;
+  count: number;
+  identifier: string;
+}
+export interface UploadRow {
+  source: string;
+  date: string;
+  count: number;
+  first_upload: boolean;
+}
+export interface OneTimeCodeLifeRow {
+  source: string;
+  date: string;
+  hours: number;
+  count: number;
+}
+
+export async function eventsOn(db: Pool, date: string): Promise<EventRow[]> {
+  const result = await db.query<EventRow>(
+    `SELECT source, to_char(date, 'YYYY-MM-DD') AS date, sum(count)::int AS count, identifier
+     FROM events WHERE date = $1 GROUP BY source, date, identifier ORDER BY source, identifier`,
+    [date],
+  );
+  return result.rows;
+}
+
+export async function uploadsOn(db: Pool, date: string): Promise<UploadRow[]> {
+  const result = await db.query<UploadRow>(
+    `SELECT originator AS source, to_char(date, 'YYYY-MM-DD') AS date, count, first_upload
+     FROM tek_upload_count WHERE date = $1 ORDER BY originator, first_upload`,
+    [date],
+  );
+  return result.rows;
+}
+
+export async function oneTimeCodeLivesOn(db: Pool, date: string): Promise<OneTimeCodeLifeRow[]> {
+  const result = await db.query<OneTimeCodeLifeRow>(
+    `SELECT originator AS source, to_char(date, 'YYYY-MM-DD') AS date, hours, count
+     FROM otk_life_duration WHERE date = $1 ORDER BY originator, hours`,
+    [date],
+  );
+  return result.rows;
 }

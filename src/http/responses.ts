@@ -17,3 +17,8 @@ export function sendProtobuf(reply: FastifyReply, status: number, body: Buffer):
 
 export const notFound = (reply: FastifyReply) => sendText(reply, 404, '404 page not found');
 export const unauthorized = (reply: FastifyReply) => sendText(reply, 401, 'unauthorized');
+
+/** If-None-Match names this ETag, or any (*): the client's copy is current. */
+export function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
+  return !!ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*');
+}

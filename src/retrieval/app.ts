@@ -1,12 +1,18 @@
-// The key-retrieval server. This increment serves /services/*; the retrieval endpoints of
-// protocol §5 arrive with the key-retrieval issue.
+// The key-retrieval server: the routes of protocol §5 on the shared HTTP base. It only
+// reads the database, so it may point at a read replica.
 import type { FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
-import type { Config } from '../config.js';
 import { createHttpServer } from '../http/server.js';
+import type { RetrievalContext } from './context.js';
+import { registerEvents } from './events.js';
+import { DEFAULT_EXPOSURE_CONFIGURATION_DIR, loadExposureConfiguration, registerExposureConfiguration } from './exposure-configuration.js';
+import { registerRetrieve } from './retrieve.js';
 
 export const DEFAULT_RETRIEVAL_PORT = 8001;
 
-export function buildRetrievalServer(config: Config, log: Logger): FastifyInstance {
-  return createHttpServer(config, log);
+export function buildRetrievalServer(ctx: RetrievalContext): FastifyInstance {
+  const app = createHttpServer(ctx.config, ctx.log);
+  registerRetrieve(app, ctx);
+  registerExposureConfiguration(app, loadExposureConfiguration(ctx.config.exposureConfigurationDir ?? DEFAULT_EXPOSURE_CONFIGURATION_DIR));
+  registerEvents(app, ctx);
+  return app;
 }

@@ -43,11 +43,50 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, ms 
 const pingOk = (url: string) => async () => ((await fetch(`${url}/services/ping`)).status === 200 ? true : undefined);
 
 describe('diagnosis-server', () => {
-  it('prints usage for an unknown role and exits 2', async () => {
+  it('prints usage for an unknown command and exits 2', async () => {
     const p = run(['launch'], {});
     expect(await p.exited).toBe(2);
-    expect(p.stderr()).toContain('unknown role "launch"');
-    expect(p.stderr()).toContain('usage: diagnosis-server <role>');
+    expect(p.stderr()).toContain('unknown command "launch"');
+    expect(p.stderr()).toContain('usage: diagnosis-server <command>');
+  });
+
+  it('keys prints fresh, usable secrets', async () => {
+    const p = run(['keys'], {});
+    expect(await p.exited).toBe(0);
+    const out = p.stdout();
+    const ecdsaKey = /^ECDSA_KEY=([0-9a-f]+)$/m.exec(out)![1]!;
+    expect(/^RETRIEVE_HMAC_KEY=([0-9a-f]{80})$/m.test(out)).toBe(true);
+    expect(/^KEY_CLAIM_TOKEN=[0-9a-f]{48}=portal$/m.test(out)).toBe(true);
+    const pem = out.split('\n').filter((l) => l.startsWith('#   ')).map((l) => l.slice(4)).join('\n');
+    const { createPublicKey, createPrivateKey } = await import('node:crypto');
+    const derived = createPublicKey(createPrivateKey({ key: Buffer.from(ecdsaKey, 'hex'), format: 'der', type: 'sec1' }));
+    expect(createPublicKey(pem).export({ format: 'der', type: 'spki' }).equals(derived.export({ format: 'der', type: 'spki' }))).toBe(true);
+    const again = run(['keys'], {});
+    await again.exited;
+    expect(again.stdout()).not.toBe(out);
+  });
+
+  it('verify-export accepts the signed sample and rejects it with one byte changed', async () => {
+    const dir = path.resolve('../shared/fixtures/google-ens-sample');
+    const ok = run(['verify-export', path.join(dir, 'testExport-2-records-1-of-1.zip'), '--public-key', path.join(dir, 'public.pem')], {});
+    expect(await ok.exited).toBe(0);
+    expect(ok.stdout()).toContain('keys:       2');
+    expect(ok.stdout()).toContain('region:     US');
+    expect(ok.stdout()).toMatch(/OK\n$/);
+
+    const JSZip = (await import('jszip')).default;
+    const { storedEntry, zip } = await import('../../src/exports/zip.js');
+    const { writeFile, readFile } = await import('node:fs/promises');
+    const archive = await JSZip.loadAsync(await readFile(path.join(dir, 'testExport-2-records-1-of-1.zip')));
+    const bin = Buffer.from(await archive.file('export.bin')!.async('uint8array'));
+    bin[40]! ^= 0x10;
+    const sig = Buffer.from(await archive.file('export.sig')!.async('uint8array'));
+    const changed = path.join(await mkdtemp(path.join(tmpdir(), 'changed-')), 'changed.zip');
+    await writeFile(changed, zip([storedEntry('export.bin', bin), storedEntry('export.sig', sig)]));
+    const bad = run(['verify-export', changed, '--public-key', path.join(dir, 'public.pem')], {});
+    expect(await bad.exited).toBe(1);
+    expect(bad.stdout()).toContain('verified:   NO');
+    expect(bad.stdout()).toMatch(/INVALID\n$/);
   });
 
   it('stops at start-up naming a missing or malformed variable', async () => {
@@ -58,6 +97,14 @@ describe('diagnosis-server', () => {
     const malformed = run(['key-submission'], { DATABASE_URL: freshDatabaseUrl(), KEY_CLAIM_TOKEN: `${PORTAL_TOKEN}=a`, PORT: '80a' });
     expect(await malformed.exited).toBe(1);
     expect(malformed.stderr().trim()).toMatch(/^diagnosis-server: configuration: PORT: /);
+
+    const noHmac = run(['key-retrieval'], { DATABASE_URL: freshDatabaseUrl(), ECDSA_KEY: '00' });
+    expect(await noHmac.exited).toBe(1);
+    expect(noHmac.stderr().trim()).toMatch(/^diagnosis-server: configuration: RETRIEVE_HMAC_KEY: /);
+
+    const badKey = run(['key-retrieval'], { DATABASE_URL: freshDatabaseUrl(), RETRIEVE_HMAC_KEY: 'ab'.repeat(40), ECDSA_KEY: 'abcd' });
+    expect(await badKey.exited).toBe(1);
+    expect(badKey.stderr().trim()).toMatch(/^diagnosis-server: configuration: ECDSA_KEY: /);
   });
 
   it('migrate creates the database, applies the schema once and exits 0', async () => {
@@ -69,8 +116,20 @@ describe('diagnosis-server', () => {
     const db = testPool(url);
     try {
       const tables = (await db.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")).rows.map((r) => r.table_name);
-      expect(tables).toEqual(['diagnosis_keys', 'encryption_keys', 'events', 'failed_key_claim_attempts', 'otk_life_duration', 'schema_migrations', 'tek_upload_count']);
-      expect((await db.query('SELECT version FROM schema_migrations')).rows).toEqual([{ version: '0001_initial' }]);
+      expect(tables).toEqual([
+        'diagnosis_key_versions',
+        'diagnosis_keys',
+        'encryption_keys',
+        'events',
+        'failed_key_claim_attempts',
+        'otk_life_duration',
+        'schema_migrations',
+        'tek_upload_count',
+      ]);
+      expect((await db.query('SELECT version FROM schema_migrations ORDER BY version')).rows).toEqual([
+        { version: '0001_initial' },
+        { version: '0002_diagnosis_key_versions' },
+      ]);
     } finally {
       await db.end();
     }
@@ -110,8 +169,9 @@ describe('diagnosis-server', () => {
       const printed = await waitFor(async () => (p.stdout().includes('KEY_CLAIM_TOKEN') ? p.stdout() : undefined), 'start-up banner', 120_000);
       const submission = /key-submission\s+(http:\S+)/.exec(printed)![1]!;
       const retrieval = /key-retrieval\s+(http:\S+)/.exec(printed)![1]!;
-      const token = /KEY_CLAIM_TOKEN (\S+)=/.exec(printed)![1]!;
-      return { p, submission, retrieval, token };
+      const token = /KEY_CLAIM_TOKEN\s+(\S+)=/.exec(printed)![1]!;
+      const hmacKey = /RETRIEVE_HMAC_KEY\s+([0-9a-f]+)/.exec(printed)![1]!;
+      return { p, submission, retrieval, token, hmacKey };
     };
 
     const first = await start();
@@ -125,6 +185,19 @@ describe('diagnosis-server', () => {
 
     const second = await start();
     expect(second.token).toBe(first.token);
+    expect(second.hmacKey).toBe(first.hmacKey);
+    // The printed HMAC key opens the retrieval endpoint, and the file verifies with the written public key.
+    const { retrieveHmac } = await import('../../src/protocol/retrieve.js');
+    const { verifyExport } = await import('../../src/exports/verify.js');
+    const { createPublicKey } = await import('node:crypto');
+    const { readFile } = await import('node:fs/promises');
+    const now = Date.now();
+    const day = String(Math.floor(now / 86_400_000) - 1);
+    const mac = retrieveHmac(Buffer.from(second.hmacKey, 'hex'), '302', day, Math.floor(now / 3_600_000)).toString('hex');
+    const file = await fetch(`${second.retrieval}/retrieve/302/${day}/${mac}`);
+    expect(file.status).toBe(200);
+    const publicKey = createPublicKey(await readFile(path.join(dataDir, 'export-public-key.pem'), 'utf8'));
+    expect((await verifyExport(Buffer.from(await file.arrayBuffer()), publicKey)).ok).toBe(true);
     const again = await fetch(`${second.submission}/new-key-claim`, { method: 'POST', headers: { authorization: `Bearer ${second.token}` } });
     expect(again.status).toBe(200);
     second.p.child.kill('SIGTERM');

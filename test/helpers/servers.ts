@@ -5,8 +5,13 @@ import { loadConfig, type Config, type Environment } from '../../src/config.js';
 import { startRole, type Running } from '../../src/roles.js';
 import type { Clock } from '../../src/protocol/time.js';
 import { freshDatabaseUrl, testPool } from './database.js';
+import { generateSecrets } from '../../src/crypto/key-generation.js';
 
 export const PORTAL_TOKEN = 'portal-token-0123456789abcdef';
+/** The retrieve HMAC key of the protocol's test vectors (40 bytes). */
+export const RETRIEVE_HMAC_KEY = '3631313045444b345742464633504e44524a3457494855505639593136464a3846584d4c59334d30';
+/** One signing key per test file, so systems started in one file can be compared byte for byte. */
+export const EXPORT_KEYS = generateSecrets();
 export const SECOND_PORTAL_TOKEN = 'second-portal-token-0123456789';
 
 /** A clock the test can move. */
@@ -23,6 +28,7 @@ export class TestClock implements Clock {
 export interface TestSystem {
   submissionUrl: string;
   retrievalUrl: string;
+  databaseUrl: string;
   config: Config;
   clock: TestClock;
   /** For the test's own SQL against the same database. */
@@ -30,13 +36,18 @@ export interface TestSystem {
   stop(): Promise<void>;
 }
 
+/** Both servers in one process on a fresh database (or on `env.DATABASE_URL`). */
 export async function startSystem(env: Environment = {}, clock = new TestClock()): Promise<TestSystem> {
-  const databaseUrl = freshDatabaseUrl();
+  const databaseUrl = env.DATABASE_URL ?? freshDatabaseUrl();
   const config = loadConfig(
     {
       DATABASE_URL: databaseUrl,
       KEY_CLAIM_TOKEN: `${PORTAL_TOKEN}=portal-one:${SECOND_PORTAL_TOKEN}=302`,
       BIND_ADDR: '127.0.0.1:0',
+      RETRIEVE_HMAC_KEY,
+      ECDSA_KEY: EXPORT_KEYS.ecdsaKey,
+      METRICS_USERNAME: 'metrics-user',
+      METRICS_PASSWORD: 'metrics-password',
       ...env,
     },
     '/nonexistent',
@@ -46,6 +57,7 @@ export async function startSystem(env: Environment = {}, clock = new TestClock()
   return {
     submissionUrl: running.urls['key-submission']!,
     retrievalUrl: running.urls['key-retrieval']!,
+    databaseUrl,
     config,
     clock,
     db,
@@ -54,4 +66,11 @@ export async function startSystem(env: Environment = {}, clock = new TestClock()
       await running.stop();
     },
   };
+}
+
+/** Another key-retrieval server on an existing database, as a second replica would be. */
+export async function startRetrievalReplica(system: TestSystem): Promise<{ url: string; stop(): Promise<void> }> {
+  const config = { ...system.config, listen: { host: '127.0.0.1', port: 0 } };
+  const running = await startRole('key-retrieval', config, pino({ level: 'silent' }), system.clock);
+  return { url: running.urls['key-retrieval']!, stop: running.stop };
 }

@@ -1,0 +1,53 @@
+// Builds a signed key file (zip of export.bin and export.sig) from key batches handed to
+// it. It knows no HTTP and no SQL. export.bin is never held whole: each batch is encoded,
+// hashed for the signature, CRC'd for the zip and deflated, then dropped, so memory holds
+// one batch of keys plus the compressed output.
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { crc32, createDeflateRaw } from 'node:zlib';
+import type { ExportSigner } from '../crypto/export-signer.js';
+import { encodeKeys, encodePreamble, encodeSignatureList, EXPORT_HEADER, type ExportKey, type ExportWindow, type SignatureInfo } from './key-file.js';
+import { storedEntry, zip } from './zip.js';
+
+export interface BuiltExport {
+  zip: Buffer;
+  keyCount: number;
+  /** Size of export.bin before compression. */
+  exportBinBytes: number;
+}
+
+export async function buildExport(
+  window: ExportWindow,
+  signatureInfo: SignatureInfo,
+  signer: ExportSigner,
+  keyBatches: AsyncIterable<readonly ExportKey[]>,
+): Promise<BuiltExport> {
+  const digest = createHash('sha256');
+  const deflate = createDeflateRaw({ level: 6 });
+  const compressed: Buffer[] = [];
+  deflate.on('data', (chunk: Buffer) => compressed.push(chunk));
+  let crc = 0;
+  let size = 0;
+  let keyCount = 0;
+
+  const write = async (bytes: Buffer) => {
+    digest.update(bytes);
+    crc = crc32(bytes, crc);
+    size += bytes.length;
+    if (!deflate.write(bytes)) await once(deflate, 'drain');
+  };
+
+  await write(EXPORT_HEADER);
+  await write(encodePreamble(window, signatureInfo));
+  for await (const batch of keyBatches) {
+    keyCount += batch.length;
+    await write(encodeKeys(batch));
+  }
+  deflate.end();
+  await once(deflate, 'end');
+
+  const signature = signer.signDigest(digest.digest());
+  const exportBin = { name: 'export.bin', data: compressed, method: 8 as const, crc, size };
+  const exportSig = storedEntry('export.sig', encodeSignatureList(signatureInfo, signature));
+  return { zip: zip([exportBin, exportSig]), keyCount, exportBinBytes: size };
+}

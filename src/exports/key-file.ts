@@ -1,0 +1,119 @@
+// export.bin and export.sig (protocol §7). The preamble and the signature list go through
+// the generated protobuf code; keys, up to 750,000 of them, are encoded by hand straight
+// into one buffer per batch, every field set explicitly as the framework expects.
+import { covidshield } from '../../generated/covidshield.js';
+
+export const EXPORT_HEADER = Buffer.from('EK Export v1    ', 'ascii');
+export const CONFIRMED_TEST = covidshield.TemporaryExposureKey.ReportType.CONFIRMED_TEST;
+
+export interface SignatureInfo {
+  verificationKeyVersion: string;
+  verificationKeyId: string;
+  signatureAlgorithm: string;
+}
+
+export interface ExportWindow {
+  startTimestamp: number;
+  endTimestamp: number;
+  region: string;
+}
+
+export interface ExportKey {
+  keyData: Buffer;
+  rollingStartIntervalNumber: number;
+  rollingPeriod: number;
+  transmissionRiskLevel: number;
+}
+
+/** TemporaryExposureKeyExport fields 1–6; the keys (field 7) follow it on the wire. */
+export function encodePreamble(window: ExportWindow, signatureInfo: SignatureInfo): Buffer {
+  return Buffer.from(
+    covidshield.TemporaryExposureKeyExport.encode({
+      startTimestamp: window.startTimestamp,
+      endTimestamp: window.endTimestamp,
+      region: window.region,
+      batchNum: 1,
+      batchSize: 1,
+      signatureInfos: [signatureInfo],
+    }).finish(),
+  );
+}
+
+function varintLength(value: number): number {
+  if (value < 0) return 10;
+  let length = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    length++;
+  }
+  return length;
+}
+
+function writeVarint(buffer: Buffer, offset: number, value: number): number {
+  if (value < 0) {
+    // A negative int32 is sign-extended to 64 bits: ten bytes on the wire.
+    let low = value >>> 0;
+    for (let i = 0; i < 4; i++) {
+      buffer[offset++] = (low & 0x7f) | 0x80;
+      low >>>= 7;
+    }
+    buffer[offset++] = (low & 0x0f) | 0x70 | 0x80;
+    for (let i = 0; i < 4; i++) buffer[offset++] = 0xff;
+    buffer[offset++] = 0x01;
+    return offset;
+  }
+  while (value >= 0x80) {
+    buffer[offset++] = (value & 0x7f) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  buffer[offset++] = value;
+  return offset;
+}
+
+function keyBodyLength(key: ExportKey): number {
+  return (
+    2 + key.keyData.length +
+    1 + varintLength(key.transmissionRiskLevel) +
+    1 + varintLength(key.rollingStartIntervalNumber) +
+    1 + varintLength(key.rollingPeriod) +
+    2 + // report_type CONFIRMED_TEST
+    2 // days_since_onset_of_symptoms 0
+  );
+}
+
+/** Field 7 entries for `keys`, in the order given. */
+export function encodeKeys(keys: readonly ExportKey[]): Buffer {
+  let total = 0;
+  for (const key of keys) {
+    const body = keyBodyLength(key);
+    total += 1 + varintLength(body) + body;
+  }
+  const buffer = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const key of keys) {
+    buffer[at++] = 0x3a; // field 7, length-delimited
+    at = writeVarint(buffer, at, keyBodyLength(key));
+    buffer[at++] = 0x0a; // 1 key_data
+    buffer[at++] = key.keyData.length;
+    at += key.keyData.copy(buffer, at);
+    buffer[at++] = 0x10; // 2 transmission_risk_level
+    at = writeVarint(buffer, at, key.transmissionRiskLevel);
+    buffer[at++] = 0x18; // 3 rolling_start_interval_number
+    at = writeVarint(buffer, at, key.rollingStartIntervalNumber);
+    buffer[at++] = 0x20; // 4 rolling_period, even when 144
+    at = writeVarint(buffer, at, key.rollingPeriod);
+    buffer[at++] = 0x28; // 5 report_type
+    buffer[at++] = CONFIRMED_TEST;
+    buffer[at++] = 0x30; // 6 days_since_onset_of_symptoms (sint32 0)
+    buffer[at++] = 0x00;
+  }
+  return buffer;
+}
+
+export function encodeSignatureList(signatureInfo: SignatureInfo, signature: Uint8Array): Buffer {
+  return Buffer.from(
+    covidshield.TEKSignatureList.encode({
+      signatures: [{ signatureInfo, batchNum: 1, batchSize: 1, signature }],
+    }).finish(),
+  );
+}

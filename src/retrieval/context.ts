@@ -1,0 +1,16 @@
+// What the retrieval routes are handed.
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { ExportSigner } from '../crypto/export-signer.js';
+import type { Pool } from '../db/pool.js';
+import type { ExportCache } from '../exports/cache.js';
+import type { Clock } from '../protocol/time.js';
+
+export interface RetrievalContext {
+  config: Config;
+  pool: Pool;
+  clock: Clock;
+  log: Logger;
+  signer: ExportSigner;
+  cache: ExportCache;
+}

@@ -1,0 +1,65 @@
+// GET /retrieve/{region}/{day}/{hmac} (protocol §5.1): the signed key file of a day, or of
+// the 00000 bundle, for phones behind a CDN. Auth first, then method, then the day rules.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { buildExport } from '../exports/build.js';
+import { cachedExport, ExportCache, type CachedExport } from '../exports/cache.js';
+import type { SignatureInfo } from '../exports/key-file.js';
+import { notFound, notModified, sendText, unauthorized } from '../http/responses.js';
+import { hmacAuthorised, keyWindow, type KeyWindow } from '../protocol/retrieve.js';
+import type { RetrievalContext } from './context.js';
+import { windowVersion, withWindowKeys } from './store.js';
+
+const CACHE_CONTROL = 'public, max-age=3600, max-stale=600';
+
+export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): void {
+  const signatureInfo: SignatureInfo = {
+    verificationKeyVersion: ctx.config.exportKeyVersion,
+    verificationKeyId: ctx.config.exportKeyId,
+    signatureAlgorithm: ctx.config.exportSignatureAlgorithm,
+  };
+  const hmacKey = ctx.config.retrieveHmacKey!;
+
+  const cacheKey = (region: string, window: KeyWindow, version: string) =>
+    ExportCache.key([region, window.firstHour, window.endHour, window.minRollingStartIntervalExclusive, version]);
+
+  /** A cache miss: read the keys and version in one snapshot, build, remember under that version. */
+  const build = (region: string, window: KeyWindow): Promise<CachedExport> =>
+    withWindowKeys(ctx.pool, region, window, async ({ version, batches }) => {
+      const started = performance.now();
+      const built = await buildExport(
+        { startTimestamp: window.startTimestamp, endTimestamp: window.endTimestamp, region: ctx.config.exportRegion },
+        signatureInfo,
+        ctx.signer,
+        batches,
+      );
+      const entry = cachedExport(built.zip, built.keyCount);
+      ctx.cache.set(cacheKey(region, window, version), entry);
+      ctx.log.info({ keys: built.keyCount, bytes: built.zip.length, ms: Math.round(performance.now() - started) }, 'built export');
+      return entry;
+    });
+
+  const handle = async (request: FastifyRequest<{ Params: { region: string; day: string; '*': string } }>, reply: FastifyReply) => {
+    const { region, day, '*': hmac } = request.params;
+    if (!/^\d{3}$/.test(region) || !/^\d{5}$/.test(day)) return notFound(reply);
+    const nowMs = ctx.clock.now();
+    if (!hmacAuthorised(hmac, hmacKey, region, day, nowMs)) return unauthorized(reply);
+    if (request.method !== 'GET') return sendText(reply, 405, 'method not allowed');
+    const decision = keyWindow(day, nowMs, ctx.config);
+    if (!decision.ok) return sendText(reply, decision.status, decision.message);
+
+    let file: CachedExport;
+    try {
+      const key = cacheKey(region, decision.window, await windowVersion(ctx.pool, decision.window));
+      file = await ctx.cache.getOrBuild(key, () => build(region, decision.window));
+    } catch (err) {
+      request.log.error({ err: (err as Error).message }, 'retrieve failed');
+      return sendText(reply, 500, 'database error');
+    }
+    reply.header('cache-control', CACHE_CONTROL).header('etag', file.etag);
+    if (notModified(request.headers['if-none-match'], file.etag)) return reply.code(304).send();
+    return reply.code(200).header('content-type', 'application/zip').send(file.zip);
+  };
+
+  // Every method reaches the handler, HEAD included, so the HMAC is checked before any 405.
+  app.all('/retrieve/:region/:day/*', handle);
+}

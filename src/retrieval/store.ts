@@ -1,0 +1,69 @@
+// Read-only SQL of key retrieval. Retrieval never writes: it may run on a read replica.
+import type { Client as PoolClient, Pool } from '../db/pool.js';
+import type { ExportKey } from '../exports/key-file.js';
+import type { KeyWindow } from '../protocol/retrieve.js';
+
+/** Rows fetched per round trip while streaming a window's keys. */
+const BATCH = 10_000;
+
+const VERSION_SQL = `SELECT string_agg(hour_of_submission || ':' || version, ',' ORDER BY hour_of_submission) AS v
+  FROM diagnosis_key_versions WHERE hour_of_submission >= $1 AND hour_of_submission < $2`;
+
+/**
+ * The versions of the window's submission hours (see migration 0002), as one string:
+ * equal strings mean equal keys, whoever changed them and however.
+ */
+export async function windowVersion(db: Pool | PoolClient, window: KeyWindow): Promise<string> {
+  const result = await db.query<{ v: string | null }>(VERSION_SQL, [window.firstHour, window.endHour]);
+  return result.rows[0]?.v ?? '';
+}
+
+export interface WindowKeys {
+  /** The versions the keys below were read at (same snapshot). */
+  version: string;
+  batches: AsyncIterable<ExportKey[]>;
+}
+
+/**
+ * Streams a window's keys ordered by key_data, in batches, through a cursor in one
+ * read-only repeatable-read transaction, so the version and the keys are one snapshot.
+ * `use` must consume the batches before it returns.
+ */
+export async function withWindowKeys<T>(pool: Pool, region: string, window: KeyWindow, use: (keys: WindowKeys) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let failed = false;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const version = await windowVersion(client, window);
+    await client.query(
+      `DECLARE window_keys NO SCROLL CURSOR FOR
+       SELECT key_data, rolling_start_interval_number, rolling_period, transmission_risk_level
+       FROM diagnosis_keys
+       WHERE hour_of_submission >= $1 AND hour_of_submission < $2
+         AND rolling_start_interval_number > $3 AND region = $4
+       ORDER BY key_data`,
+      [window.firstHour, window.endHour, window.minRollingStartIntervalExclusive, region],
+    );
+    async function* batches(): AsyncIterable<ExportKey[]> {
+      for (;;) {
+        const rows = await client.query({ text: `FETCH ${BATCH} FROM window_keys`, rowMode: 'array' });
+        if (rows.rows.length === 0) return;
+        yield rows.rows.map((r: unknown[]) => ({
+          keyData: r[0] as Buffer,
+          rollingStartIntervalNumber: r[1] as number,
+          rollingPeriod: r[2] as number,
+          transmissionRiskLevel: r[3] as number,
+        }));
+      }
+    }
+    const result = await use({ version, batches: batches() });
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    failed = true;
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release(failed);
+  }
+}
