@@ -67,3 +67,21 @@ export function summary(values) {
   const sorted = [...values].sort((a, b) => a - b);
   return { min: sorted[0], p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] };
 }
+
+/** Keys for one submission hour, straight into the table (the triggers still run). */
+export async function insertKeys(db, count, hourOfSubmission, nowMs) {
+  const today = Math.floor(nowMs / 600_000 / 144) * 144;
+  await db.query(
+    `INSERT INTO diagnosis_keys (key_data, rolling_start_interval_number, rolling_period, transmission_risk_level, hour_of_submission, region, originator)
+     SELECT decode(md5(random()::text || i), 'hex'), $2 - (i % 14) * 144, 144, 1, $3, '302', 'bench'
+     FROM generate_series(1, $1) AS i`,
+    [count, today, hourOfSubmission],
+  );
+}
+
+/** Peak resident memory of a process so far, in MiB (Linux). */
+export async function peakRssMiB(pid) {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}

@@ -117,6 +117,7 @@ describe('diagnosis-server', () => {
     try {
       const tables = (await db.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")).rows.map((r) => r.table_name);
       expect(tables).toEqual([
+        'diagnosis_key_changes',
         'diagnosis_key_versions',
         'diagnosis_keys',
         'encryption_keys',
