@@ -272,6 +272,20 @@ describe('/retrieve key files', () => {
     expect(restored.bytes.equals(before.bytes)).toBe(true);
   });
 
+  it('sees a TRUNCATE too', async () => {
+    await uploadAt(NOW - 9 * DAY, makeKeys(2, NOW));
+    expect(await keysOfDay(TODAY - 9)).toHaveLength(2);
+    const replica = await startRetrievalReplica(system);
+    try {
+      await system.db.query('TRUNCATE diagnosis_keys');
+      expect(await keysOfDay(TODAY - 9)).toHaveLength(0);
+      const elsewhere = await readKeyFile((await retrieve(replica.url, TODAY - 9, NOW)).bytes);
+      expect(elsewhere.exported.keys).toHaveLength(0);
+    } finally {
+      await replica.stop();
+    }
+  });
+
   it('answers 500 database error when the database fails', async () => {
     await system.db.query('ALTER TABLE diagnosis_key_versions RENAME TO diagnosis_key_versions_away');
     try {
