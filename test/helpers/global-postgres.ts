@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { loadEmbeddedPostgres } from '../../src/db/embedded.js';
+import { loadEmbeddedPostgres, stopOnExit } from '../../src/db/embedded.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -48,6 +48,7 @@ export default async function setup(project: TestProject) {
   });
   await server.initialise();
   await server.start();
+  stopOnExit(server);
   project.provide('postgresUrl', `postgres://postgres:test@127.0.0.1:${port}/postgres`);
   return async () => {
     await server.stop();
