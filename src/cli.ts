@@ -16,6 +16,8 @@ roles:
   key-submission   one-time codes, key claim and uploads (port 8000)
   key-retrieval    signed key files for phones, through a CDN (port 8001)
   migrate          apply database migrations and exit
+  purge            run the retention purge once and exit (for a cron job or scheduled task)
+  purger           run the retention purge every PURGE_INTERVAL_SECONDS until stopped
   all              every role in one process, for local use (embedded Postgres by default)
 
 tools:
@@ -25,7 +27,7 @@ tools:
 
 Configuration comes from the environment; see README.md.`;
 
-const ROLES: readonly Role[] = ['key-submission', 'key-retrieval', 'migrate', 'all'];
+const ROLES: readonly Role[] = ['key-submission', 'key-retrieval', 'migrate', 'purge', 'purger', 'all'];
 const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.data/', import.meta.url));
 /** SIGTERM must see the servers and the pool closed within a second. */
 const SHUTDOWN_DEADLINE_MS = 1000;
@@ -85,10 +87,16 @@ async function runRole(role: Role): Promise<number> {
   requireForRole(config, role);
   const log = await createLogger(config.logLevel, role === 'all');
 
+  // Listen for the stop signal before starting, so that one arriving mid-start still
+  // gets an orderly stop once start-up is done, not the default instant death.
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   const running = await startRole(role, config, log);
-  if (role === 'migrate') {
+  if (role === 'migrate' || role === 'purge') {
     await running.stop();
-    log.info('migrations are up to date');
+    log.info(role === 'migrate' ? 'migrations are up to date' : 'purge done');
     return 0;
   }
   for (const [name, url] of Object.entries(running.urls)) log.info({ role: name, url }, 'listening');
@@ -105,18 +113,13 @@ async function runRole(role: Role): Promise<number> {
     console.log(['', 'diagnosis-server is running:', ...lines, ''].join('\n'));
   }
 
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      setTimeout(() => {
-        log.error('shutdown took longer than its deadline; exiting');
-        process.exit(1);
-      }, SHUTDOWN_DEADLINE_MS).unref();
-      void running.stop().then(resolve);
-    };
-    process.once('SIGTERM', shutdown);
-    process.once('SIGINT', shutdown);
-  });
+  const signal = await stopSignal;
+  log.info({ signal }, 'shutting down');
+  setTimeout(() => {
+    log.error('shutdown took longer than its deadline; exiting');
+    process.exit(1);
+  }, SHUTDOWN_DEADLINE_MS).unref();
+  await running.stop();
   log.info('stopped');
   return 0;
 }

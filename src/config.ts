@@ -1,7 +1,7 @@
 // Environment → one typed, validated Config. Nothing else in the program reads process.env.
 import { z } from 'zod';
 
-export type Role = 'key-submission' | 'key-retrieval' | 'migrate' | 'all';
+export type Role = 'key-submission' | 'key-retrieval' | 'migrate' | 'purge' | 'purger' | 'all';
 
 export interface ClaimToken {
   token: string;
@@ -49,6 +49,8 @@ export interface Config {
   exportSignatureAlgorithm: string;
   exposureConfigurationDir: string | undefined;
   exportCacheBytes: number;
+  /** Retention settings below the protocol's, allowed by ALLOW_SHORT_RETENTION; logged at start. */
+  shortRetention: string[];
   embeddedPostgresPort: number;
   dataDir: string;
   build: { branch: string; revision: string };
@@ -131,6 +133,7 @@ const schema = z.object({
   ENCRYPTION_KEY_VALIDITY_DAYS: optional(positiveInt),
   ONE_TIME_CODE_EXPIRY_IN_MINUTES: optional(positiveInt),
   PURGE_INTERVAL_SECONDS: optional(positiveInt),
+  ALLOW_SHORT_RETENTION: optional(flag),
   ENABLE_ENTIRE_PERIOD_BUNDLE: optional(flag),
   DISABLE_CURRENT_DATE_CHECK: optional(flag),
   EXPORT_REGION: optional(z.string().min(1)),
@@ -187,14 +190,42 @@ export function loadConfig(env: Environment, defaultDataDir: string): Config {
     exportSignatureAlgorithm: e.EXPORT_SIGNATURE_ALGORITHM ?? '1.2.840.10045.4.3.2',
     exposureConfigurationDir: e.EXPOSURE_CONFIGURATION_DIR,
     exportCacheBytes: (e.EXPORT_CACHE_MB ?? 256) * 1024 * 1024,
+    shortRetention: [],
     embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT ?? 54320,
     dataDir: e.DATA_DIR ?? defaultDataDir,
     build: { branch: e.BUILD_BRANCH ?? 'unknown', revision: e.BUILD_REVISION ?? 'unknown' },
   };
+  config.shortRetention = checkRetention(config, e.ALLOW_SHORT_RETENTION ?? false);
   if (config.enableTestTools && config.environment === 'production') {
     throw new ConfigError('ENABLE_TEST_TOOLS: test tools are refused when ENV=production');
   }
   return config;
+}
+
+const MAX_RETENTION_DAYS = 21;
+
+/**
+ * Nothing may be kept past 21 days. Shorter than the protocol is allowed only on purpose
+ * (ALLOW_SHORT_RETENTION=true): phones that have not yet downloaded a key, or a patient
+ * who has not yet uploaded, would lose it. Returns the settings that are shorter.
+ */
+function checkRetention(config: Config, allowShort: boolean): string[] {
+  // A key submitted in hour (D−R)·24 is kept until day D+R+1 begins: up to R+1 days.
+  const settings = [
+    { name: 'MAX_DIAGNOSIS_KEY_RETENTION_DAYS', value: config.diagnosisKeyRetentionDays, protocol: 15, keptDays: config.diagnosisKeyRetentionDays + 1 },
+    { name: 'ENCRYPTION_KEY_VALIDITY_DAYS', value: config.encryptionKeyValidityDays, protocol: 15, keptDays: config.encryptionKeyValidityDays },
+    { name: 'ONE_TIME_CODE_EXPIRY_IN_MINUTES', value: config.oneTimeCodeExpiryMinutes, protocol: 1440, keptDays: config.oneTimeCodeExpiryMinutes / 1440 },
+    { name: 'CLAIM_KEY_BAN_DURATION_HOURS', value: config.claimKeyBanDurationMs / 3_600_000, protocol: 1, keptDays: config.claimKeyBanDurationMs / 86_400_000 },
+  ];
+  const short: string[] = [];
+  for (const s of settings) {
+    if (s.keptDays > MAX_RETENTION_DAYS) throw new ConfigError(`${s.name}: ${s.value} would keep data past ${MAX_RETENTION_DAYS} days`);
+    if (s.value < s.protocol) {
+      if (!allowShort) throw new ConfigError(`${s.name}: ${s.value} is shorter than the protocol's ${s.protocol}; set ALLOW_SHORT_RETENTION=true to mean it`);
+      short.push(`${s.name}=${s.value} (protocol: ${s.protocol})`);
+    }
+  }
+  return short;
 }
 
 /** Checks what a role cannot run without; the message names the variable. */

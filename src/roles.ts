@@ -1,4 +1,4 @@
-// Starting a role: database, migrations, servers, and an orderly stop.
+// Starting a role: database, migrations, the purge, servers, and an orderly stop.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError, type Config, type Role } from './config.js';
@@ -11,6 +11,7 @@ import { ExportCache } from './exports/cache.js';
 import { buildRetrievalServer, DEFAULT_RETRIEVAL_PORT } from './retrieval/app.js';
 import { buildSubmissionServer, DEFAULT_SUBMISSION_PORT } from './submission/app.js';
 import { submissionRules } from './submission/context.js';
+import { purgeOnce, startPurgeLoop } from './purge/purge.js';
 
 export interface Running {
   /** Base URL per server role, e.g. { 'key-submission': 'http://127.0.0.1:8000' }. */
@@ -52,6 +53,19 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     stops.push(() => pool.end());
 
     if (role !== 'key-retrieval') await migrate(pool, log);
+    if (config.shortRetention.length > 0 && role !== 'key-retrieval') {
+      log.warn({ settings: config.shortRetention }, 'retention shorter than the protocol (ALLOW_SHORT_RETENTION)');
+    }
+
+    // The purge runs once before submission listens, then on its interval (protocol §9).
+    if (role === 'purge' || role === 'purger' || role === 'key-submission' || role === 'all') {
+      await purgeOnce(pool, config, clock, log);
+    }
+    if (role === 'purger' || role === 'key-submission' || role === 'all') {
+      const loop = startPurgeLoop(pool, config, clock, log);
+      stops.push(() => loop.stop());
+    }
+
     const urls: Running['urls'] = {};
     const host = config.listen?.host ?? '0.0.0.0';
     const submissionPort = config.listen?.port ?? DEFAULT_SUBMISSION_PORT;

@@ -62,6 +62,19 @@ describe('configuration', () => {
     expect(load({ BIND_ADDR: '[::1]:9100' }).listen).toEqual({ host: '::1', port: 9100 });
   });
 
+  it('refuses retention past 21 days, and shorter than the protocol unless meant', () => {
+    expect(failure({ MAX_DIAGNOSIS_KEY_RETENTION_DAYS: '21' })).toMatch(/^MAX_DIAGNOSIS_KEY_RETENTION_DAYS: 21 would keep data past 21 days/);
+    expect(load({ MAX_DIAGNOSIS_KEY_RETENTION_DAYS: '20' }).diagnosisKeyRetentionDays).toBe(20);
+    expect(failure({ ENCRYPTION_KEY_VALIDITY_DAYS: '22' })).toMatch(/^ENCRYPTION_KEY_VALIDITY_DAYS: /);
+    expect(failure({ ONE_TIME_CODE_EXPIRY_IN_MINUTES: String(21 * 1440 + 1) })).toMatch(/^ONE_TIME_CODE_EXPIRY_IN_MINUTES: /);
+    expect(failure({ CLAIM_KEY_BAN_DURATION_HOURS: String(21 * 24 + 1) })).toMatch(/^CLAIM_KEY_BAN_DURATION_HOURS: /);
+    expect(failure({ MAX_DIAGNOSIS_KEY_RETENTION_DAYS: '14' })).toMatch(/^MAX_DIAGNOSIS_KEY_RETENTION_DAYS: 14 is shorter than the protocol's 15; set ALLOW_SHORT_RETENTION=true/);
+    expect(failure({ ONE_TIME_CODE_EXPIRY_IN_MINUTES: '60' })).toMatch(/^ONE_TIME_CODE_EXPIRY_IN_MINUTES: /);
+    const short = load({ MAX_DIAGNOSIS_KEY_RETENTION_DAYS: '14', ONE_TIME_CODE_EXPIRY_IN_MINUTES: '60', ALLOW_SHORT_RETENTION: 'true' });
+    expect(short.shortRetention).toEqual(['MAX_DIAGNOSIS_KEY_RETENTION_DAYS=14 (protocol: 15)', 'ONE_TIME_CODE_EXPIRY_IN_MINUTES=60 (protocol: 1440)']);
+    expect(load({}).shortRetention).toEqual([]);
+  });
+
   it('refuses test tools in production', () => {
     expect(failure({ ENABLE_TEST_TOOLS: 'true', ENV: 'production' })).toMatch(/^ENABLE_TEST_TOOLS: /);
     expect(load({ ENABLE_TEST_TOOLS: 'true' }).enableTestTools).toBe(true);

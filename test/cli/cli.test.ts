@@ -136,6 +136,29 @@ describe('diagnosis-server', () => {
     }
   });
 
+  it('purge runs once and exits; purger runs until SIGTERM', async () => {
+    const url = freshDatabaseUrl();
+    const once = run(['purge'], { DATABASE_URL: url, LOG_LEVEL: 'info' });
+    expect(await once.exited).toBe(0);
+    expect(once.stderr()).toContain('purge done');
+    const db = testPool(url);
+    try {
+      // Applied its migrations first; and a stale code is gone after a purger pass.
+      await db.query(
+        `INSERT INTO encryption_keys (server_private_key, server_public_key, one_time_code, remaining_keys, created, originator)
+         VALUES (decode(repeat('01', 32), 'hex'), decode(repeat('02', 32), 'hex'), 'AAAAAAAAAA', 43, now() - interval '2 days', 'p')`,
+      );
+      const loop = run(['purger'], { DATABASE_URL: url, PURGE_INTERVAL_SECONDS: '1' });
+      await waitFor(async () => ((await db.query('SELECT count(*)::int AS n FROM encryption_keys')).rows[0].n === 0 ? true : undefined), 'the purger to delete the code');
+      const events = await db.query("SELECT source, count FROM events WHERE identifier = 'OTKUnclaimed'");
+      expect(events.rows).toEqual([{ source: 'p', count: 1 }]);
+      loop.child.kill('SIGTERM');
+      expect(await loop.exited).toBe(0);
+    } finally {
+      await db.end();
+    }
+  });
+
   it('key-submission migrates, serves, and on SIGTERM closes its server and pool and exits 0', async () => {
     const url = freshDatabaseUrl();
     const port = await freePort();

@@ -48,6 +48,8 @@ export async function startSystem(env: Environment = {}, clock = new TestClock()
       ECDSA_KEY: EXPORT_KEYS.ecdsaKey,
       METRICS_USERNAME: 'metrics-user',
       METRICS_PASSWORD: 'metrics-password',
+      // Tests run the purge themselves, at the times they choose.
+      PURGE_INTERVAL_SECONDS: '3600',
       ...env,
     },
     '/nonexistent',

@@ -1,0 +1,86 @@
+// SQL of the retention purge (protocol §9). Each step is one statement, so one
+// transaction: the rows it deletes and the business events that count them commit together.
+import type { Client } from '../db/pool.js';
+import { SERVER_DEVICE_TYPE, type ServerEvent } from '../events/store.js';
+
+/**
+ * Wraps a `DELETE … RETURNING originator[, no_uploads]` so that the same statement adds one
+ * event per originator, dated $1, and answers how many rows went (and how many had no
+ * uploads). The DELETE's own parameters start at $2.
+ */
+function deleteCountingEvents(deleteSql: string, event: ServerEvent, noUploadsEvent?: ServerEvent): string {
+  const noUploads = noUploadsEvent
+    ? `UNION ALL SELECT source, '${noUploadsEvent}', n_unused FROM counted WHERE n_unused > 0`
+    : '';
+  return `
+    WITH deleted AS (${deleteSql}),
+    counted AS (
+      SELECT coalesce(originator, '') AS source, count(*)::int AS n,
+             ${noUploadsEvent ? 'count(*) FILTER (WHERE no_uploads)::int' : '0'} AS n_unused
+      FROM deleted GROUP BY 1
+    ),
+    recorded AS (
+      INSERT INTO events (source, identifier, device_type, date, count)
+      SELECT source, identifier, '${SERVER_DEVICE_TYPE}', $1::date, n FROM (
+        SELECT source, '${event}' AS identifier, n FROM counted ${noUploads}
+      ) AS e
+      ON CONFLICT (source, identifier, device_type, date) DO UPDATE SET count = events.count + EXCLUDED.count
+    )
+    SELECT coalesce(sum(n), 0)::int AS deleted, coalesce(sum(n_unused), 0)::int AS unused FROM counted`;
+}
+
+async function run(client: Client, sql: string, date: string, params: unknown[]): Promise<{ deleted: number; unused: number }> {
+  return (await client.query<{ deleted: number; unused: number }>(sql, [date, ...params])).rows[0]!;
+}
+
+export async function deleteOldDiagnosisKeys(client: Client, firstHourKept: number): Promise<number> {
+  return (await client.query('DELETE FROM diagnosis_keys WHERE hour_of_submission < $1', [firstHourKept])).rowCount ?? 0;
+}
+
+/** Versions of hours no window reaches any more (after their keys went, in a later transaction). */
+export async function deleteOldKeyVersions(client: Client, firstHourKept: number): Promise<number> {
+  return (await client.query('DELETE FROM diagnosis_key_versions WHERE hour_of_submission < $1', [firstHourKept])).rowCount ?? 0;
+}
+
+export async function deleteUnclaimedCodes(client: Client, createdBefore: Date, date: string): Promise<number> {
+  const sql = deleteCountingEvents(
+    'DELETE FROM encryption_keys WHERE app_public_key IS NULL AND created < $2 RETURNING originator',
+    'OTKUnclaimed',
+  );
+  return (await run(client, sql, date, [createdBefore])).deleted;
+}
+
+export async function deleteExpiredKeypairs(
+  client: Client,
+  createdBefore: Date,
+  initialRemainingKeys: number,
+  date: string,
+): Promise<{ deleted: number; unused: number }> {
+  const sql = deleteCountingEvents(
+    'DELETE FROM encryption_keys WHERE app_public_key IS NOT NULL AND created < $2 RETURNING originator, remaining_keys = $3 AS no_uploads',
+    'OTKExpired',
+    'OTKExpiredNoUploads',
+  );
+  return run(client, sql, date, [createdBefore, initialRemainingKeys]);
+}
+
+export async function deleteExhaustedKeypairs(client: Client, date: string): Promise<number> {
+  const sql = deleteCountingEvents('DELETE FROM encryption_keys WHERE remaining_keys = 0 RETURNING originator', 'OTKExhausted');
+  return (await run(client, sql, date, [])).deleted;
+}
+
+export async function deleteOldClaimFailures(client: Client, lastFailureBefore: Date): Promise<number> {
+  return (await client.query('DELETE FROM failed_key_claim_attempts WHERE last_failure < $1', [lastFailureBefore])).rowCount ?? 0;
+}
+
+/** Statistics rows dated before `firstDateKept`, in all three tables at once. */
+export async function deleteOldStatistics(client: Client, firstDateKept: string): Promise<number> {
+  const result = await client.query<{ deleted: number }>(
+    `WITH e AS (DELETE FROM events WHERE date < $1 RETURNING 1),
+          t AS (DELETE FROM tek_upload_count WHERE date < $1 RETURNING 1),
+          o AS (DELETE FROM otk_life_duration WHERE date < $1 RETURNING 1)
+     SELECT ((SELECT count(*) FROM e) + (SELECT count(*) FROM t) + (SELECT count(*) FROM o))::int AS deleted`,
+    [firstDateKept],
+  );
+  return result.rows[0]!.deleted;
+}
