@@ -24,6 +24,10 @@ export interface Config {
   metricsPassword: string | undefined;
   metricProvider: 'stdout' | 'pretty' | 'prometheus' | undefined;
   tracerProvider: 'stdout' | 'pretty' | undefined;
+  /** Port of /metrics with METRIC_PROVIDER=prometheus. */
+  prometheusPort: number;
+  /** How often the stdout and pretty metric providers print. */
+  metricExportIntervalMs: number;
   /** Explicit listen address from BIND_ADDR or PORT; undefined means the role's default. */
   listen: ListenAddress | undefined;
   enableTestTools: boolean;
@@ -118,6 +122,8 @@ const schema = z.object({
   METRICS_PASSWORD: optional(z.string().min(10, 'must be at least 10 characters')),
   METRIC_PROVIDER: optional(z.enum(['stdout', 'pretty', 'prometheus'])),
   TRACER_PROVIDER: optional(z.enum(['stdout', 'pretty'])),
+  PROMETHEUS_PORT: optional(port),
+  METRIC_EXPORT_INTERVAL_SECONDS: optional(positiveInt),
   BIND_ADDR: optional(bindAddr),
   PORT: optional(port),
   ENABLE_TEST_TOOLS: optional(flag),
@@ -168,6 +174,8 @@ export function loadConfig(env: Environment, defaultDataDir: string): Config {
     metricsPassword: e.METRICS_PASSWORD,
     metricProvider: e.METRIC_PROVIDER,
     tracerProvider: e.TRACER_PROVIDER,
+    prometheusPort: e.PROMETHEUS_PORT ?? 2222,
+    metricExportIntervalMs: (e.METRIC_EXPORT_INTERVAL_SECONDS ?? 60) * 1000,
     listen: e.BIND_ADDR ?? (e.PORT === undefined ? undefined : { host: '0.0.0.0', port: e.PORT }),
     enableTestTools: e.ENABLE_TEST_TOOLS ?? false,
     environment: e.ENV ?? 'development',

@@ -12,10 +12,12 @@ import { buildRetrievalServer, DEFAULT_RETRIEVAL_PORT } from './retrieval/app.js
 import { buildSubmissionServer, DEFAULT_SUBMISSION_PORT } from './submission/app.js';
 import { submissionRules } from './submission/context.js';
 import { purgeOnce, startPurgeLoop } from './purge/purge.js';
+import { startTelemetry } from './telemetry/telemetry.js';
+import { traceQueries } from './telemetry/tracing.js';
 
 export interface Running {
   /** Base URL per server role, e.g. { 'key-submission': 'http://127.0.0.1:8000' }. */
-  urls: Partial<Record<'key-submission' | 'key-retrieval', string>>;
+  urls: Partial<Record<'key-submission' | 'key-retrieval' | 'metrics', string>>;
   stop(): Promise<void>;
 }
 
@@ -43,6 +45,8 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => log.warn({ err: String(err) }, 'stop failed'));
   };
   try {
+    const telemetry = await startTelemetry(config, log);
+    stops.push(() => telemetry.shutdown());
     let url = config.databaseUrl;
     if (url === undefined) {
       const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort, log);
@@ -51,6 +55,8 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     }
     const pool: Pool = await openPool(url, log);
     stops.push(() => pool.end());
+    if (telemetry.tracer) traceQueries(pool, telemetry.tracer);
+    telemetry.metrics.observeDatabase(pool);
 
     if (role !== 'key-retrieval') await migrate(pool, log);
     if (config.shortRetention.length > 0 && role !== 'key-retrieval') {
@@ -59,26 +65,26 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
 
     // The purge runs once before submission listens, then on its interval (protocol §9).
     if (role === 'purge' || role === 'purger' || role === 'key-submission' || role === 'all') {
-      await purgeOnce(pool, config, clock, log);
+      await purgeOnce(pool, config, clock, log, telemetry.metrics);
     }
     if (role === 'purger' || role === 'key-submission' || role === 'all') {
-      const loop = startPurgeLoop(pool, config, clock, log);
+      const loop = startPurgeLoop(pool, config, clock, log, telemetry.metrics);
       stops.push(() => loop.stop());
     }
 
-    const urls: Running['urls'] = {};
+    const urls: Running['urls'] = telemetry.metricsUrl ? { metrics: telemetry.metricsUrl } : {};
     const host = config.listen?.host ?? '0.0.0.0';
     const submissionPort = config.listen?.port ?? DEFAULT_SUBMISSION_PORT;
 
     if (role === 'key-submission' || role === 'all') {
-      const app = buildSubmissionServer({ config, pool, clock, log, rules: submissionRules(config) });
+      const app = buildSubmissionServer({ config, pool, clock, log, rules: submissionRules(config), telemetry });
       stops.push(() => app.close());
       urls['key-submission'] = await listen(app, host, submissionPort);
     }
     if (role === 'key-retrieval' || role === 'all') {
       // In `all`, retrieval sits on the port after submission's.
       const port = role === 'all' ? (submissionPort === 0 ? 0 : submissionPort + 1) : (config.listen?.port ?? DEFAULT_RETRIEVAL_PORT);
-      const app = buildRetrievalServer({ config, pool, clock, log, signer: signer!, cache: new ExportCache(config.exportCacheBytes) });
+      const app = buildRetrievalServer({ config, pool, clock, log, signer: signer!, cache: new ExportCache(config.exportCacheBytes), telemetry });
       stops.push(() => app.close());
       urls['key-retrieval'] = await listen(app, host, port);
     }

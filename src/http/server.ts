@@ -2,11 +2,13 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import { traceRequests } from '../telemetry/tracing.js';
 import { deferBodies } from './body.js';
 import { notFound, sendText } from './responses.js';
 import { registerServices } from './services.js';
 
-export function createHttpServer(config: Config, log: Logger): FastifyInstance {
+export function createHttpServer(config: Config, log: Logger, telemetry: Telemetry): FastifyInstance {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // Our own line per request below: Fastify's would log client addresses and full URLs.
@@ -27,11 +29,11 @@ export function createHttpServer(config: Config, log: Logger): FastifyInstance {
     }
     return sendText(reply, status, 'bad request');
   });
+  if (telemetry.tracer) traceRequests(app, telemetry.tracer);
   app.addHook('onResponse', (request, reply, done) => {
-    request.log.info(
-      { route: request.routeOptions.url ?? 'not found', method: request.method, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
-      'request',
-    );
+    const route = request.routeOptions.url ?? 'not found';
+    request.log.info({ route, method: request.method, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    telemetry.metrics.httpRequest(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
   registerServices(app, config);

@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import { dateNumber, utcDate, type Clock } from '../protocol/time.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { noTelemetry } from '../telemetry/telemetry.js';
 import {
   deleteExhaustedKeypairs,
   deleteExpiredKeypairs,
@@ -32,7 +34,7 @@ export interface PurgeCounts {
   statistics: number;
 }
 
-export async function purgeOnce(pool: Pool, config: Config, clock: Clock, log: Logger): Promise<PurgeCounts> {
+export async function purgeOnce(pool: Pool, config: Config, clock: Clock, log: Logger, metrics: Metrics = noTelemetry.metrics): Promise<PurgeCounts> {
   const client = await pool.connect();
   let broken = false;
   try {
@@ -57,6 +59,12 @@ export async function purgeOnce(pool: Pool, config: Config, clock: Clock, log: L
         statistics,
       };
       await deleteOldKeyVersions(client, firstHourKept);
+      metrics.purged('diagnosis_keys', diagnosisKeys);
+      metrics.purged('unclaimed_codes', unclaimedCodes);
+      metrics.purged('expired_keypairs', expired.deleted);
+      metrics.purged('exhausted_keypairs', exhaustedKeypairs);
+      metrics.purged('claim_failure_counters', claimFailureCounters);
+      metrics.purged('statistics', statistics);
       if (Object.values(counts).some((n) => n > 0)) log.info({ purged: counts }, 'purge');
       return counts;
     } finally {
@@ -74,17 +82,11 @@ export async function purgeOnce(pool: Pool, config: Config, clock: Clock, log: L
  * Purges every `intervalMs` until stopped. A failed pass is logged and the next one tried;
  * `stop` waits for a pass in progress.
  */
-export function startPurgeLoop(
-  pool: Pool,
-  config: Config,
-  clock: Clock,
-  log: Logger,
-  onPass: (counts: PurgeCounts) => void = () => {},
-): { stop(): Promise<void> } {
-  let current: Promise<void> = Promise.resolve();
+export function startPurgeLoop(pool: Pool, config: Config, clock: Clock, log: Logger, metrics: Metrics): { stop(): Promise<void> } {
+  let current: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     current = current.then(() =>
-      purgeOnce(pool, config, clock, log).then(onPass, (err: unknown) => log.error({ err: (err as Error).message }, 'purge failed')),
+      purgeOnce(pool, config, clock, log, metrics).catch((err: unknown) => log.error({ err: (err as Error).message }, 'purge failed')),
     );
   }, config.purgeIntervalMs);
   return {

@@ -10,7 +10,7 @@ import { registerRetrieve } from './retrieve.js';
 export const DEFAULT_RETRIEVAL_PORT = 8001;
 
 export function buildRetrievalServer(ctx: RetrievalContext): FastifyInstance {
-  const app = createHttpServer(ctx.config, ctx.log);
+  const app = createHttpServer(ctx.config, ctx.log, ctx.telemetry);
   registerRetrieve(app, ctx);
   registerExposureConfiguration(app, loadExposureConfiguration(ctx.config.exposureConfigurationDir ?? DEFAULT_EXPOSURE_CONFIGURATION_DIR));
   registerEvents(app, ctx);

@@ -5,6 +5,7 @@ import type { ExportSigner } from '../crypto/export-signer.js';
 import type { Pool } from '../db/pool.js';
 import type { ExportCache } from '../exports/cache.js';
 import type { Clock } from '../protocol/time.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 
 export interface RetrievalContext {
   config: Config;
@@ -13,4 +14,5 @@ export interface RetrievalContext {
   log: Logger;
   signer: ExportSigner;
   cache: ExportCache;
+  telemetry: Telemetry;
 }

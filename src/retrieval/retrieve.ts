@@ -34,7 +34,9 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
       );
       const entry = cachedExport(built.zip, built.keyCount);
       ctx.cache.set(cacheKey(region, window, version), entry);
-      ctx.log.info({ keys: built.keyCount, bytes: built.zip.length, ms: Math.round(performance.now() - started) }, 'built export');
+      const ms = performance.now() - started;
+      ctx.telemetry.metrics.exportBuilt(ms / 1000, built.keyCount, built.zip.length);
+      ctx.log.info({ keys: built.keyCount, bytes: built.zip.length, ms: Math.round(ms) }, 'built export');
       return entry;
     });
 

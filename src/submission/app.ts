@@ -21,7 +21,7 @@ function clientIdKey(ctx: SubmissionContext): Buffer {
 }
 
 export function buildSubmissionServer(ctx: SubmissionContext): FastifyInstance {
-  const app = createHttpServer(ctx.config, ctx.log);
+  const app = createHttpServer(ctx.config, ctx.log, ctx.telemetry);
   registerNewKeyClaim(app, ctx);
   registerClaimKey(app, ctx, clientIdKey(ctx));
   registerUpload(app, ctx);

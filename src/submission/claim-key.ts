@@ -28,6 +28,7 @@ export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, c
       const standing = claimStanding(await readClaimFailures(ctx.pool, clientId), ctx.clock.now(), ban);
       triesRemaining = standing.triesRemaining;
       if (standing.banned) {
+        ctx.telemetry.metrics.claimRefusedBanned();
         return answer(429, { error: ClaimError.TEMPORARY_BAN, triesRemaining: 0, remainingBanMs: standing.remainingBanMs });
       }
 
@@ -46,10 +47,12 @@ export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, c
       const nowMs = ctx.clock.now();
       const claimed = await claimOneTimeCode(ctx.pool, ctx.rules, { code, appPublicKey, clientId, nowMs });
       if (claimed.ok) {
+        ctx.telemetry.metrics.codeClaimed(claimed.originator);
         return answer(200, { serverPublicKey: claimed.serverPublicKey, triesRemaining: ban.maxFailures });
       }
       if (claimed.reason === 'app-key-registered') return answer(401, { error: ClaimError.INVALID_KEY, triesRemaining });
       const after = claimStanding(await recordClaimFailure(ctx.pool, clientId, nowMs, ban.banMs), nowMs, ban);
+      ctx.telemetry.metrics.claimFailed(after.banned);
       return answer(401, { error: ClaimError.INVALID_ONE_TIME_CODE, triesRemaining: after.triesRemaining, remainingBanMs: after.remainingBanMs });
     } catch (err) {
       // 8.

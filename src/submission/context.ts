@@ -5,6 +5,7 @@ import type { Pool } from '../db/pool.js';
 import type { Clock } from '../protocol/time.js';
 import { fingerprint, secretsEqual } from '../crypto/secrets.js';
 import type { SubmissionRules } from './store.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 
 export interface SubmissionContext {
   config: Config;
@@ -12,6 +13,7 @@ export interface SubmissionContext {
   clock: Clock;
   log: Logger;
   rules: SubmissionRules;
+  telemetry: Telemetry;
 }
 
 export function submissionRules(config: Config): SubmissionRules {

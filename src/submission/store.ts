@@ -18,7 +18,7 @@ const DAY = 86_400_000;
 /** Codes and hash ids are random or caller-chosen; a few retries absorb any collision. */
 const MAX_ATTEMPTS = 5;
 
-export type NewCodeResult = { ok: true; code: string } | { ok: false; reason: 'already-claimed' };
+export type NewCodeResult = { ok: true; code: string; regenerated: boolean } | { ok: false; reason: 'already-claimed' };
 
 /**
  * Issues a one-time code with a fresh server keypair. With a hash id, an unclaimed code
@@ -34,6 +34,7 @@ export async function issueOneTimeCode(
   for (let attempt = 1; ; attempt++) {
     try {
       return await inTransaction(pool, async (client) => {
+        let regenerated = false;
         if (request.hashId !== undefined) {
           // Portals retry: requests for one hash id take turns rather than race to insert.
           await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [request.hashId]);
@@ -42,7 +43,8 @@ export async function issueOneTimeCode(
             [request.hashId],
           );
           if (existing.rows[0]?.claimed) return { ok: false, reason: 'already-claimed' } as const;
-          if (existing.rows[0]) {
+          regenerated = existing.rows[0] !== undefined;
+          if (regenerated) {
             await client.query('DELETE FROM encryption_keys WHERE hash_id = $1', [request.hashId]);
             await recordEvent(client, request.originator, 'OTKRegenerated', request.nowMs);
           }
@@ -55,7 +57,7 @@ export async function issueOneTimeCode(
           [keypair.privateKey, keypair.publicKey, code, rules.initialRemainingKeys, new Date(request.nowMs), rules.region, request.originator, request.hashId ?? null],
         );
         await recordEvent(client, request.originator, 'OTKGenerated', request.nowMs);
-        return { ok: true, code } as const;
+        return { ok: true, code, regenerated } as const;
       });
     } catch (err) {
       // A code collision with a live code: draw another.
@@ -70,7 +72,7 @@ export async function appKeyRegistered(pool: Pool, appPublicKey: Uint8Array): Pr
   return result.rowCount! > 0;
 }
 
-export type ClaimResult = { ok: true; serverPublicKey: Buffer } | { ok: false; reason: 'no-such-code' | 'app-key-registered' };
+export type ClaimResult = { ok: true; serverPublicKey: Buffer; originator: string } | { ok: false; reason: 'no-such-code' | 'app-key-registered' };
 
 /**
  * Redeems a live code: binds the app key, moves `created` to midnight UTC of the code's
@@ -102,7 +104,7 @@ export async function claimOneTimeCode(
       const hours = Math.max(0, Math.floor((claim.nowMs - row.created.getTime()) / 3_600_000));
       await recordOneTimeCodeLife(client, originator, hours, claim.nowMs);
       await client.query('DELETE FROM failed_key_claim_attempts WHERE identifier = $1', [claim.clientId]);
-      return { ok: true, serverPublicKey: row.server_public_key } as const;
+      return { ok: true, serverPublicKey: row.server_public_key, originator } as const;
     });
   } catch (err) {
     // The same app key claiming two codes at once: the unique index lets one win.
@@ -126,7 +128,7 @@ export async function findValidKeypair(pool: Pool, rules: SubmissionRules, serve
   return row && { serverPrivateKey: row.server_private_key, appPublicKey: row.app_public_key };
 }
 
-export type StoreKeysResult = 'stored' | 'keypair-gone' | 'keypair-exhausted' | 'over-quota';
+export type StoreKeysResult = { stored: true; newKeys: number } | { stored: false; reason: 'keypair-gone' | 'keypair-exhausted' | 'over-quota' };
 
 /**
  * Stores an upload's keys against its keypair's quota. The keypair row is locked first, so
@@ -146,8 +148,8 @@ export async function storeDiagnosisKeys(
       [serverPublicKey],
     );
     const keypair = locked.rows[0];
-    if (!keypair) return 'keypair-gone';
-    if (keypair.remaining_keys === 0) return 'keypair-exhausted';
+    if (!keypair) return { stored: false, reason: 'keypair-gone' };
+    if (keypair.remaining_keys === 0) return { stored: false, reason: 'keypair-exhausted' };
     const inserted = await client.query(
       `INSERT INTO diagnosis_keys (key_data, rolling_start_interval_number, rolling_period, transmission_risk_level, hour_of_submission, region, originator)
        SELECT k, s, p, r, $5, $6, $7 FROM unnest($1::bytea[], $2::int[], $3::int[], $4::smallint[]) AS t(k, s, p, r)
@@ -163,9 +165,9 @@ export async function storeDiagnosisKeys(
       ],
     );
     const newKeys = inserted.rowCount ?? 0;
-    if (newKeys > keypair.remaining_keys) throw new Rollback<StoreKeysResult>('over-quota');
+    if (newKeys > keypair.remaining_keys) throw new Rollback<StoreKeysResult>({ stored: false, reason: 'over-quota' });
     await client.query('UPDATE encryption_keys SET remaining_keys = remaining_keys - $1 WHERE server_public_key = $2', [newKeys, serverPublicKey]);
     await recordUpload(client, keypair.originator ?? '', keypair.remaining_keys === rules.initialRemainingKeys, nowMs);
-    return 'stored';
+    return { stored: true, newKeys };
   });
 }

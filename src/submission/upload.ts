@@ -15,7 +15,10 @@ export const MAX_UPLOAD_BODY_BYTES = 1024;
 
 export function registerUpload(app: FastifyInstance, ctx: SubmissionContext): void {
   app.all('/upload', async (request, reply) => {
-    const answer = (status: number, error: UploadError) => sendProtobuf(reply, status, encodeUploadResponse(error));
+    const answer = (status: number, error: UploadError) => {
+      if (error !== UploadError.NONE) ctx.telemetry.metrics.uploadRejected(UploadError[error]);
+      return sendProtobuf(reply, status, encodeUploadResponse(error));
+    };
     try {
       // 1.
       const body = await readBody(request, reply, MAX_UPLOAD_BODY_BYTES);
@@ -39,9 +42,11 @@ export function registerUpload(app: FastifyInstance, ctx: SubmissionContext): vo
 
       // 11–12.
       const stored = await storeDiagnosisKeys(ctx.pool, ctx.rules, serverPublicKey, validated.keys, nowMs);
-      switch (stored) {
-        case 'stored':
-          return answer(200, UploadError.NONE);
+      if (stored.stored) {
+        ctx.telemetry.metrics.uploadAccepted(stored.newKeys, validated.keys.length - stored.newKeys);
+        return answer(200, UploadError.NONE);
+      }
+      switch (stored.reason) {
         case 'over-quota':
           return answer(400, UploadError.TOO_MANY_KEYS);
         case 'keypair-exhausted':

@@ -29,6 +29,8 @@ export interface TestSystem {
   submissionUrl: string;
   retrievalUrl: string;
   databaseUrl: string;
+  /** With METRIC_PROVIDER=prometheus. */
+  metricsUrl: string | undefined;
   config: Config;
   clock: TestClock;
   /** For the test's own SQL against the same database. */
@@ -60,6 +62,7 @@ export async function startSystem(env: Environment = {}, clock = new TestClock()
     submissionUrl: running.urls['key-submission']!,
     retrievalUrl: running.urls['key-retrieval']!,
     databaseUrl,
+    metricsUrl: running.urls.metrics,
     config,
     clock,
     db,

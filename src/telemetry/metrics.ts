@@ -1,0 +1,152 @@
+// Every metric this server exports, named in Prometheus style (units in the name, _total on
+// counters), and the domain events that move them. With metrics off, the meter is a no-op
+// and so is every call here.
+import type { Attributes, Meter } from '@opentelemetry/api';
+import type { Pool } from '../db/pool.js';
+
+const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const KEY_BUCKETS = [0, 10, 100, 1_000, 10_000, 50_000, 100_000, 250_000, 500_000, 750_000];
+const BYTE_BUCKETS = [1_000, 10_000, 100_000, 1_000_000, 5_000_000, 10_000_000, 25_000_000, 50_000_000];
+/** Database gauges are read at most this often, however often Prometheus scrapes. */
+const GAUGE_CACHE_MS = 5_000;
+
+export type PurgeKind =
+  | 'diagnosis_keys'
+  | 'unclaimed_codes'
+  | 'expired_keypairs'
+  | 'exhausted_keypairs'
+  | 'claim_failure_counters'
+  | 'statistics';
+
+export class Metrics {
+  private readonly requests;
+  private readonly requestDuration;
+  private readonly codesGenerated;
+  private readonly codesRegenerated;
+  private readonly codesClaimed;
+  private readonly claimFailures;
+  private readonly claimBans;
+  private readonly claimsRefusedBanned;
+  private readonly uploads;
+  private readonly keysAccepted;
+  private readonly keysDuplicate;
+  private readonly uploadRejections;
+  private readonly exportBuilds;
+  private readonly exportBuildDuration;
+  private readonly exportKeys;
+  private readonly exportBytes;
+  private readonly purgeDeleted;
+
+  constructor(private readonly meter: Meter) {
+    const counter = (name: string, description: string) => meter.createCounter(name, { description });
+    const histogram = (name: string, description: string, buckets: number[]) =>
+      meter.createHistogram(name, { description, advice: { explicitBucketBoundaries: buckets } });
+
+    this.requests = counter('http_server_requests_total', 'HTTP requests answered, by route, method and status');
+    this.requestDuration = histogram('http_server_request_duration_seconds', 'Time to answer an HTTP request', SECONDS_BUCKETS);
+    this.codesGenerated = counter('diagnosis_one_time_codes_generated_total', 'One-time codes issued to health portals');
+    this.codesRegenerated = counter('diagnosis_one_time_codes_regenerated_total', 'Unclaimed codes replaced through their hash id');
+    this.codesClaimed = counter('diagnosis_one_time_codes_claimed_total', 'One-time codes redeemed by the app');
+    this.claimFailures = counter('diagnosis_claim_failures_total', 'Claims with no live code, counted against the client');
+    this.claimBans = counter('diagnosis_claim_bans_total', 'Clients banned for too many failed claims');
+    this.claimsRefusedBanned = counter('diagnosis_claim_banned_requests_total', 'Claims refused because the client is banned');
+    this.uploads = counter('diagnosis_uploads_total', 'Uploads accepted');
+    this.keysAccepted = counter('diagnosis_upload_keys_accepted_total', 'Temporary Exposure Keys stored');
+    this.keysDuplicate = counter('diagnosis_upload_keys_duplicate_total', 'Uploaded keys ignored because they were already stored');
+    this.uploadRejections = counter('diagnosis_upload_rejections_total', 'Uploads refused, by error code');
+    this.exportBuilds = counter('diagnosis_export_builds_total', 'Key files built (cache misses)');
+    this.exportBuildDuration = histogram('diagnosis_export_build_duration_seconds', 'Time to build and sign a key file', SECONDS_BUCKETS);
+    this.exportKeys = histogram('diagnosis_export_keys', 'Keys per built key file', KEY_BUCKETS);
+    this.exportBytes = histogram('diagnosis_export_size_bytes', 'Size of built key files', BYTE_BUCKETS);
+    this.purgeDeleted = counter('diagnosis_purge_deleted_total', 'Rows deleted by the retention purge, by kind');
+
+    meter
+      .createObservableCounter('process_cpu_seconds_total', { description: 'CPU time used by this process' })
+      .addCallback((result) => {
+        const { user, system } = process.cpuUsage();
+        result.observe((user + system) / 1e6);
+      });
+    meter.createObservableGauge('process_resident_memory_bytes', { description: 'Resident memory of this process' }).addCallback((result) => {
+      result.observe(process.memoryUsage().rss);
+    });
+    meter.createObservableGauge('nodejs_heap_used_bytes', { description: 'V8 heap in use' }).addCallback((result) => {
+      result.observe(process.memoryUsage().heapUsed);
+    });
+  }
+
+  /** Gauges read from the database at collection, cached so a scrape never floods it. */
+  observeDatabase(pool: Pool): void {
+    let cached: { at: number; unclaimed: number; claimed: number; keys: number } | undefined;
+    let pending: Promise<typeof cached> | undefined;
+    const read = async () => {
+      if (cached && Date.now() - cached.at < GAUGE_CACHE_MS) return cached;
+      pending ??= pool
+        .query<{ unclaimed: number; claimed: number; keys: number }>(
+          `SELECT (SELECT count(*) FROM encryption_keys WHERE app_public_key IS NULL)::int AS unclaimed,
+                  (SELECT count(*) FROM encryption_keys WHERE app_public_key IS NOT NULL)::int AS claimed,
+                  (SELECT count(*) FROM diagnosis_keys)::int AS keys`,
+        )
+        .then((r) => (cached = { at: Date.now(), ...r.rows[0]! }))
+        .catch(() => cached)
+        .finally(() => (pending = undefined));
+      return pending;
+    };
+    const codes = this.meter.createObservableGauge('diagnosis_one_time_codes', { description: 'Codes and keypairs stored, by state (unclaimed, claimed)' });
+    const keys = this.meter.createObservableGauge('diagnosis_keys_stored', { description: 'Temporary Exposure Keys stored' });
+    this.meter.addBatchObservableCallback(
+      async (result) => {
+        const counts = await read();
+        if (!counts) return;
+        result.observe(codes, counts.unclaimed, { state: 'unclaimed' });
+        result.observe(codes, counts.claimed, { state: 'claimed' });
+        result.observe(keys, counts.keys);
+      },
+      [codes, keys],
+    );
+  }
+
+  httpRequest(route: string, method: string, status: number, seconds: number): void {
+    const attributes: Attributes = { route, method, status: String(status) };
+    this.requests.add(1, attributes);
+    this.requestDuration.record(seconds, attributes);
+  }
+
+  codeIssued(originator: string, regenerated: boolean): void {
+    this.codesGenerated.add(1, { originator });
+    if (regenerated) this.codesRegenerated.add(1, { originator });
+  }
+
+  codeClaimed(originator: string): void {
+    this.codesClaimed.add(1, { originator });
+  }
+
+  claimFailed(banStarted: boolean): void {
+    this.claimFailures.add(1);
+    if (banStarted) this.claimBans.add(1);
+  }
+
+  claimRefusedBanned(): void {
+    this.claimsRefusedBanned.add(1);
+  }
+
+  uploadAccepted(newKeys: number, duplicates: number): void {
+    this.uploads.add(1);
+    this.keysAccepted.add(newKeys);
+    this.keysDuplicate.add(duplicates);
+  }
+
+  uploadRejected(error: string): void {
+    this.uploadRejections.add(1, { error });
+  }
+
+  exportBuilt(seconds: number, keys: number, bytes: number): void {
+    this.exportBuilds.add(1);
+    this.exportBuildDuration.record(seconds);
+    this.exportKeys.record(keys);
+    this.exportBytes.record(bytes);
+  }
+
+  purged(kind: PurgeKind, rows: number): void {
+    if (rows > 0) this.purgeDeleted.add(rows, { kind });
+  }
+}
