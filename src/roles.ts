@@ -6,11 +6,6 @@ import { startEmbeddedPostgres } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { openPool, type Pool } from './db/pool.js';
 import { systemClock, type Clock } from './protocol/time.js';
-import { loadExportSigner } from './crypto/export-signer.js';
-import { ExportCache } from './exports/cache.js';
-import { buildRetrievalServer, DEFAULT_RETRIEVAL_PORT } from './retrieval/app.js';
-import { buildSubmissionServer, DEFAULT_SUBMISSION_PORT } from './submission/app.js';
-import { submissionRules } from './submission/context.js';
 import { purgeOnce, startPurgeLoop } from './purge/purge.js';
 import { startTelemetry } from './telemetry/telemetry.js';
 import { traceQueries } from './telemetry/tracing.js';
@@ -29,7 +24,13 @@ async function listen(app: FastifyInstance, host: string, port: number): Promise
   return `http://${shownHost}:${actualPort}`;
 }
 
-function exportSigner(config: Config) {
+const DEFAULT_SUBMISSION_PORT = 8000;
+const DEFAULT_RETRIEVAL_PORT = 8001;
+
+// Each role loads only its own modules (the other server's, the signing library): a
+// smaller process that starts faster.
+async function exportSigner(config: Config) {
+  const { loadExportSigner } = await import('./crypto/export-signer.js');
   try {
     return loadExportSigner(config.ecdsaKey!);
   } catch (err) {
@@ -39,7 +40,7 @@ function exportSigner(config: Config) {
 
 export async function startRole(role: Role, config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
   // A bad signing key stops start-up before anything is started.
-  const signer = role === 'key-retrieval' || role === 'all' ? exportSigner(config) : undefined;
+  const signer = role === 'key-retrieval' || role === 'all' ? await exportSigner(config) : undefined;
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => log.warn({ err: String(err) }, 'stop failed'));
@@ -77,6 +78,8 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     const submissionPort = config.listen?.port ?? DEFAULT_SUBMISSION_PORT;
 
     if (role === 'key-submission' || role === 'all') {
+      const { buildSubmissionServer } = await import('./submission/app.js');
+      const { submissionRules } = await import('./submission/context.js');
       const app = buildSubmissionServer({ config, pool, clock, log, rules: submissionRules(config), telemetry });
       stops.push(() => app.close());
       urls['key-submission'] = await listen(app, host, submissionPort);
@@ -84,6 +87,8 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     if (role === 'key-retrieval' || role === 'all') {
       // In `all`, retrieval sits on the port after submission's.
       const port = role === 'all' ? (submissionPort === 0 ? 0 : submissionPort + 1) : (config.listen?.port ?? DEFAULT_RETRIEVAL_PORT);
+      const { buildRetrievalServer } = await import('./retrieval/app.js');
+      const { ExportCache } = await import('./exports/cache.js');
       const app = buildRetrievalServer({ config, pool, clock, log, signer: signer!, cache: new ExportCache(config.exportCacheBytes), telemetry });
       stops.push(() => app.close());
       urls['key-retrieval'] = await listen(app, host, port);

@@ -7,8 +7,6 @@ import { registerEvents } from './events.js';
 import { DEFAULT_EXPOSURE_CONFIGURATION_DIR, loadExposureConfiguration, registerExposureConfiguration } from './exposure-configuration.js';
 import { registerRetrieve } from './retrieve.js';
 
-export const DEFAULT_RETRIEVAL_PORT = 8001;
-
 export function buildRetrievalServer(ctx: RetrievalContext): FastifyInstance {
   const app = createHttpServer(ctx.config, ctx.log, ctx.telemetry);
   registerRetrieve(app, ctx);

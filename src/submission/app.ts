@@ -8,8 +8,6 @@ import type { SubmissionContext } from './context.js';
 import { registerNewKeyClaim } from './new-key-claim.js';
 import { registerUpload } from './upload.js';
 
-export const DEFAULT_SUBMISSION_PORT = 8000;
-
 /**
  * The key that hashes client addresses for the ban counter. Every replica derives the same
  * one from the portal tokens they share, so a ban holds across replicas, and nobody with
