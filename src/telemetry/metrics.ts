@@ -19,6 +19,8 @@ export type PurgeKind =
   | 'statistics';
 
 export class Metrics {
+  /** Every metric name registered, as Prometheus shows it (dashboards are checked against it). */
+  readonly names: string[] = [];
   private readonly requests;
   private readonly requestDuration;
   private readonly codesGenerated;
@@ -38,9 +40,14 @@ export class Metrics {
   private readonly purgeDeleted;
 
   constructor(private readonly meter: Meter) {
-    const counter = (name: string, description: string) => meter.createCounter(name, { description });
-    const histogram = (name: string, description: string, buckets: number[]) =>
-      meter.createHistogram(name, { description, advice: { explicitBucketBoundaries: buckets } });
+    const counter = (name: string, description: string) => {
+      this.names.push(name);
+      return meter.createCounter(name, { description });
+    };
+    const histogram = (name: string, description: string, buckets: number[]) => {
+      this.names.push(name);
+      return meter.createHistogram(name, { description, advice: { explicitBucketBoundaries: buckets } });
+    };
 
     this.requests = counter('http_server_requests_total', 'HTTP requests answered, by route, method and status');
     this.requestDuration = histogram('http_server_request_duration_seconds', 'Time to answer an HTTP request', SECONDS_BUCKETS);
@@ -60,6 +67,7 @@ export class Metrics {
     this.exportBytes = histogram('diagnosis_export_size_bytes', 'Size of built key files', BYTE_BUCKETS);
     this.purgeDeleted = counter('diagnosis_purge_deleted_total', 'Rows deleted by the retention purge, by kind');
 
+    this.names.push('process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_used_bytes');
     meter
       .createObservableCounter('process_cpu_seconds_total', { description: 'CPU time used by this process' })
       .addCallback((result) => {
@@ -91,6 +99,7 @@ export class Metrics {
         .finally(() => (pending = undefined));
       return pending;
     };
+    this.names.push('diagnosis_one_time_codes', 'diagnosis_keys_stored');
     const codes = this.meter.createObservableGauge('diagnosis_one_time_codes', { description: 'Codes and keypairs stored, by state (unclaimed, claimed)' });
     const keys = this.meter.createObservableGauge('diagnosis_keys_stored', { description: 'Temporary Exposure Keys stored' });
     this.meter.addBatchObservableCallback(
