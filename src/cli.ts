@@ -22,6 +22,8 @@ tools:
   keys             print fresh secrets: ECDSA_KEY (and its public key), RETRIEVE_HMAC_KEY, a portal token
   verify-export FILE.zip --public-key FILE.pem
                    check a key file's zip layout, header, signature and fields; print a summary
+  simulate [--phones N --days N --contacts N --positives F --seed N]
+                   phones meeting, testing positive, uploading, downloading and matching, end to end
 
 Configuration comes from the environment; see README.md.`;
 
@@ -132,6 +134,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'keys') return printKeys();
   if (command === 'verify-export') return verifyExportCommand(args);
+  if (command === 'simulate') {
+    const { simulateCommand } = await import('./simulator/command.js');
+    return simulateCommand(args, DEFAULT_DATA_DIR);
+  }
   if (!ROLES.includes(command as Role)) {
     console.error(`diagnosis-server: unknown command "${command}"\n\n${USAGE}`);
     return 2;

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { ConfigError, type Config, type Role } from './config.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
-import { openPool, type Pool } from './db/pool.js';
+import { closePool, openPool, type Pool } from './db/pool.js';
 import { systemClock, type Clock } from './protocol/time.js';
 import { purgeOnce, startPurgeLoop } from './purge/purge.js';
 import { startTelemetry } from './telemetry/telemetry.js';
@@ -55,7 +55,7 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
       url = embedded.url;
     }
     const pool: Pool = await openPool(url, log);
-    stops.push(() => pool.end());
+    stops.push(() => closePool(pool));
     if (telemetry.tracer) traceQueries(pool, telemetry.tracer);
     telemetry.metrics.observeDatabase(pool);
 

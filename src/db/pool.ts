@@ -47,7 +47,25 @@ export async function openPool(url: string, log: Logger, max = 20): Promise<Pool
   const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle database connection failed'));
+  const open = new Set<pg.PoolClient>();
+  pool.on('connect', (client) => {
+    open.add(client);
+    client.once('end', () => open.delete(client));
+  });
+  openConnections.set(pool, open);
   return pool;
+}
+
+const openConnections = new WeakMap<Pool, Set<pg.PoolClient>>();
+
+/**
+ * Ends the pool and waits until every connection has really closed: pool.end() resolves
+ * once it has asked them to, and a Postgres stopped right after would cut them off.
+ */
+export async function closePool(pool: Pool): Promise<void> {
+  await pool.end();
+  const open = [...(openConnections.get(pool) ?? [])];
+  await Promise.all(open.map((client) => new Promise((resolve) => client.once('end', resolve))));
 }
 
 /** Thrown inside inTransaction to roll back and still answer with `result`. */

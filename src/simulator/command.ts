@@ -1,0 +1,130 @@
+// `diagnosis-server simulate`: options, the servers to run against (given, or `all`
+// started here on embedded Postgres with a clock the simulation moves), a progress bar on
+// a terminal, and the summary.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { loadConfig } from '../config.js';
+import { developmentSecrets, withDevelopmentSecrets } from '../dev-secrets.js';
+import type { Clock } from '../protocol/time.js';
+import { startRole } from '../roles.js';
+import { simulate, type Servers, type SimulationSettings, type SimulationSummary } from './simulate.js';
+
+export const SIMULATE_USAGE = `usage: diagnosis-server simulate [options]
+  --phones N          phones (default 200)
+  --days N            days simulated, ending today (default 14)
+  --contacts N        meetings each phone starts per day (default 4)
+  --positives F       share of phones that test positive (default 0.02)
+  --seed N            seed of the population and its meetings (default 1)
+  against running servers (otherwise \`all\` starts here on embedded Postgres):
+  --submission-url U  --retrieval-url U
+  --token T           a portal token (default: first of KEY_CLAIM_TOKEN)
+  --hmac-key HEX      (default: RETRIEVE_HMAC_KEY)
+  --public-key FILE   PEM public key that verifies the key files`;
+
+function progressBar(): (stage: string, done: number, total: number) => void {
+  if (!process.stderr.isTTY) return () => {};
+  return (stage, done, total) => {
+    const width = 30;
+    const filled = Math.round((done / Math.max(1, total)) * width);
+    process.stderr.write(`\r${stage.padEnd(12)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}   `);
+    if (done === total) process.stderr.write('\n');
+  };
+}
+
+/** A clock that runs with real time, shifted to wherever the simulation puts it. */
+class ShiftedClock implements Clock {
+  private offset = 0;
+  now(): number {
+    return Date.now() + this.offset;
+  }
+  set(ms: number): void {
+    this.offset = ms - Date.now();
+  }
+}
+
+export function formatSummary(s: SimulationSummary): string {
+  return [
+    `phones:                ${s.phones}`,
+    `meetings:              ${s.meetings}`,
+    `positives:             ${s.positives}`,
+    `keys published:        ${s.keysPublished}`,
+    `exposures matched:     ${s.exposuresMatched} (phone × key), on ${s.phonesMatched} phones`,
+    `people notified:       ${s.peopleNotified}`,
+    `downloaded per phone:  ${(s.bytesDownloadedPerPhone / 1024).toFixed(1)} KiB`,
+    `time:                  ${s.seconds.toFixed(1)} s`,
+    s.problems.length ? `MISMATCH:\n  ${s.problems.join('\n  ')}` : 'matches: correct (every phone that heard a published key matched it, and no other)',
+  ].join('\n');
+}
+
+export async function simulateCommand(args: string[], defaultDataDir: string): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      phones: { type: 'string', default: '200' },
+      days: { type: 'string', default: '14' },
+      contacts: { type: 'string', default: '4' },
+      positives: { type: 'string', default: '0.02' },
+      seed: { type: 'string', default: '1' },
+      'submission-url': { type: 'string' },
+      'retrieval-url': { type: 'string' },
+      token: { type: 'string' },
+      'hmac-key': { type: 'string' },
+      'public-key': { type: 'string' },
+    },
+  });
+  const settings: SimulationSettings = {
+    phones: Number(values.phones),
+    days: Number(values.days),
+    contactsPerDay: Number(values.contacts),
+    positiveShare: Number(values.positives),
+    seed: Number(values.seed),
+  };
+  if (![settings.phones, settings.days, settings.contactsPerDay, settings.seed].every((n) => Number.isInteger(n) && n >= 1) || !(settings.positiveShare >= 0 && settings.positiveShare <= 1)) {
+    console.error(SIMULATE_USAGE);
+    return 2;
+  }
+
+  let servers: Servers;
+  let stop = async () => {};
+  if (values['submission-url'] || values['retrieval-url']) {
+    const config = loadConfig(process.env, defaultDataDir);
+    const token = values.token ?? config.claimTokens[0]?.token;
+    const hmacKey = values['hmac-key'] ?? process.env.RETRIEVE_HMAC_KEY;
+    if (!values['submission-url'] || !values['retrieval-url'] || !token || !hmacKey || !values['public-key']) {
+      console.error(`simulate: remote servers need --submission-url, --retrieval-url, --token, --hmac-key and --public-key\n\n${SIMULATE_USAGE}`);
+      return 2;
+    }
+    servers = {
+      submissionUrl: values['submission-url'],
+      retrievalUrl: values['retrieval-url'],
+      portalToken: token,
+      hmacKey: Buffer.from(hmacKey, 'hex'),
+      publicKey: createPublicKey(await readFile(values['public-key'], 'utf8')),
+    };
+  } else {
+    const dataDir = process.env.DATA_DIR || defaultDataDir;
+    const { env } = withDevelopmentSecrets(process.env, (await developmentSecrets(dataDir)).secrets);
+    const config = loadConfig({ ...env, BIND_ADDR: '127.0.0.1:0' }, defaultDataDir);
+    const clock = new ShiftedClock();
+    const running = await startRole('all', config, pino({ level: 'warn' }), clock);
+    stop = running.stop;
+    servers = {
+      submissionUrl: running.urls['key-submission']!,
+      retrievalUrl: running.urls['key-retrieval']!,
+      portalToken: config.claimTokens[0]!.token,
+      hmacKey: config.retrieveHmacKey!,
+      publicKey: createPublicKey(createPrivateKey({ key: Buffer.from(config.ecdsaKey!, 'hex'), format: 'der', type: 'sec1' })),
+      region: config.region,
+      setTime: (ms) => clock.set(ms),
+    };
+  }
+  try {
+    const summary = await simulate(settings, servers, progressBar());
+    console.log(formatSummary(summary));
+    return summary.problems.length === 0 ? 0 : 1;
+  } finally {
+    await stop();
+  }
+}

@@ -1,0 +1,80 @@
+// The end-to-end loop with a small population, against real servers on real Postgres.
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createPublicKey } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareMatches, simulate, type Servers } from '../../src/simulator/simulate.js';
+import { EXPORT_KEYS, PORTAL_TOKEN, RETRIEVE_HMAC_KEY, startSystem, type TestSystem } from '../helpers/servers.js';
+
+const settings = { phones: 60, days: 14, contactsPerDay: 3, positiveShare: 0.1, seed: 42 };
+
+function serversOf(system: TestSystem): Servers {
+  return {
+    submissionUrl: system.submissionUrl,
+    retrievalUrl: system.retrievalUrl,
+    portalToken: PORTAL_TOKEN,
+    hmacKey: Buffer.from(RETRIEVE_HMAC_KEY, 'hex'),
+    publicKey: createPublicKey(EXPORT_KEYS.ecdsaPublicKeyPem),
+    setTime: (ms) => (system.clock.ms = ms),
+  };
+}
+
+describe('simulate', () => {
+  let system: TestSystem;
+  beforeAll(async () => {
+    system = await startSystem();
+  });
+  afterAll(() => system.stop());
+
+  it('matches every phone that heard a published key, and no other', async () => {
+    const summary = await simulate(settings, serversOf(system));
+    expect(summary.problems).toEqual([]);
+    expect(summary).toMatchObject({ phones: 60, positives: 6 });
+    expect(summary.meetings).toBe(60 * 14 * 3);
+    expect(summary.keysPublished).toBeGreaterThan(6);
+    expect(summary.exposuresMatched).toBeGreaterThan(0);
+    expect(summary.peopleNotified).toBeGreaterThan(0);
+    expect(summary.peopleNotified).toBeLessThanOrEqual(summary.phonesMatched);
+    expect(summary.bytesDownloadedPerPhone).toBeGreaterThan(16 * 300);
+    // Uploads happened on their simulated days: the keys are spread over the day files.
+    const days = await system.db.query('SELECT count(DISTINCT hour_of_submission / 24)::int AS n FROM diagnosis_keys');
+    expect(days.rows[0].n).toBeGreaterThan(1);
+  });
+
+  it('reports what goes wrong when phones cannot get today’s keys', async () => {
+    const strict = await startSystem({ DISABLE_CURRENT_DATE_CHECK: 'false' });
+    try {
+      const summary = await simulate({ ...settings, seed: 43 }, serversOf(strict));
+      expect(summary.problems.some((p) => p.includes('answered 404'))).toBe(true);
+      expect(summary.problems.some((p) => p.includes('expected matches not found'))).toBe(true);
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  it('compares matches both ways', () => {
+    expect(compareMatches(new Set(['1:a', '2:b']), new Set(['1:a', '2:b']))).toEqual([]);
+    expect(compareMatches(new Set(['1:a', '2:b']), new Set(['1:a']))).toEqual(['1 expected matches not found (first: phone:key 2:b)']);
+    expect(compareMatches(new Set(['1:a']), new Set(['1:a', '3:c']))).toEqual(['1 matches nobody caused (first: phone:key 3:c)']);
+  });
+
+  it('runs from the command line against running servers and exits 0 on a correct match', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'simulate-'));
+    const pem = path.join(dir, 'public.pem');
+    await writeFile(pem, EXPORT_KEYS.ecdsaPublicKeyPem);
+    system.clock.ms = Date.now();
+    const child = spawn(
+      process.execPath,
+      [path.resolve('dist/cli.js'), 'simulate', '--phones', '25', '--days', '5', '--positives', '0.2', '--submission-url', system.submissionUrl, '--retrieval-url', system.retrievalUrl, '--token', PORTAL_TOKEN, '--hmac-key', RETRIEVE_HMAC_KEY, '--public-key', pem],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(out).toContain('phones:                25');
+    expect(out).toContain('matches: correct');
+    expect(code).toBe(0);
+  });
+});
