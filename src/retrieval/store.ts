@@ -2,6 +2,8 @@
 import type { Client as PoolClient, Pool } from '../db/pool.js';
 import type { ExportKey } from '../exports/key-file.js';
 import type { KeyWindow } from '../protocol/retrieve.js';
+import { to as copyTo } from 'pg-copy-streams';
+import { keysFromBinaryCopy } from './copy-binary.js';
 
 /** Rows fetched per round trip while streaming a window's keys. */
 const BATCH = 10_000;
@@ -25,7 +27,7 @@ export interface WindowKeys {
 }
 
 /**
- * Streams a window's keys ordered by key_data, in batches, through a cursor in one
+ * Streams a window's keys ordered by key_data, in batches, with a binary COPY in one
  * read-only repeatable-read transaction, so the version and the keys are one snapshot.
  * `use` must consume the batches before it returns.
  */
@@ -34,29 +36,24 @@ export async function withWindowKeys<T>(pool: Pool, region: string, window: KeyW
   let failed = false;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Room to sort a full day (750,000 keys) in memory rather than in temporary files.
+    await client.query("SET LOCAL work_mem = '128MB'");
     const version = await windowVersion(client, window);
-    await client.query(
-      `DECLARE window_keys NO SCROLL CURSOR FOR
-       SELECT key_data, rolling_start_interval_number, rolling_period, transmission_risk_level
-       FROM diagnosis_keys
-       WHERE hour_of_submission >= $1 AND hour_of_submission < $2
-         AND rolling_start_interval_number > $3 AND region = $4
-       ORDER BY key_data`,
-      [window.firstHour, window.endHour, window.minRollingStartIntervalExclusive, region],
-    );
-    async function* batches(): AsyncIterable<ExportKey[]> {
-      for (;;) {
-        const rows = await client.query({ text: `FETCH ${BATCH} FROM window_keys`, rowMode: 'array' });
-        if (rows.rows.length === 0) return;
-        yield rows.rows.map((r: unknown[]) => ({
-          keyData: r[0] as Buffer,
-          rollingStartIntervalNumber: r[1] as number,
-          rollingPeriod: r[2] as number,
-          transmissionRiskLevel: r[3] as number,
-        }));
-      }
+    // COPY takes no bind parameters: every value below is an integer or a 3-digit region.
+    if (![window.firstHour, window.endHour, window.minRollingStartIntervalExclusive].every(Number.isInteger) || !/^\d{3}$/.test(region)) {
+      throw new Error('invalid key window');
     }
-    const result = await use({ version, batches: batches() });
+    const copy = client.query(
+      copyTo(`COPY (
+         SELECT key_data, rolling_start_interval_number, rolling_period, transmission_risk_level
+         FROM diagnosis_keys
+         WHERE hour_of_submission >= ${window.firstHour} AND hour_of_submission < ${window.endHour}
+           AND rolling_start_interval_number > ${window.minRollingStartIntervalExclusive} AND region = '${region}'
+         ORDER BY key_data
+       ) TO STDOUT (FORMAT binary)`),
+    );
+    const batches = keysFromBinaryCopy(copy, BATCH);
+    const result = await use({ version, batches });
     await client.query('COMMIT');
     return result;
   } catch (err) {

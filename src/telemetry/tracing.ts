@@ -54,16 +54,22 @@ export function traceQueries(pool: Pool, tracer: Tracer): void {
         };
         return query(...args);
       }
-      return (query(...args) as Promise<unknown>).then(
-        (result) => {
-          finish(undefined);
-          return result;
-        },
-        (err: unknown) => {
-          finish(err);
-          throw err;
-        },
-      );
+      const result = query(...args) as Promise<unknown> | NodeJS.EventEmitter;
+      if ('then' in result) {
+        return result.then(
+          (value) => {
+            finish(undefined);
+            return value;
+          },
+          (err: unknown) => {
+            finish(err);
+            throw err;
+          },
+        );
+      }
+      // A submittable such as a COPY stream: the span lasts until the stream does.
+      result.once('end', () => finish(undefined)).once('error', finish);
+      return result;
     };
   });
 }
