@@ -1,61 +1,70 @@
 // Building a day's key file: time and peak RSS of a key-retrieval process answering a
-// cache miss for a day of N keys (100,000 and 750,000 by default), and the same keys
-// encoded to protobuf alone in this process, as the floor to compare with.
-// Run after `npm run build`: node bench/export-build.mjs [sizes...]
+// cache miss for a day of N keys, against encoding the same keys to protobuf alone
+// (protobufjs, in this process), in the same run.
 import pg from 'pg';
 import { covidshield } from '../generated/covidshield.js';
 import { generateSecrets } from '../dist/crypto/key-generation.js';
 import { retrieveHmac } from '../dist/protocol/retrieve.js';
-import { freePort, insertKeys, peakRssMiB, spawnRole, startPostgres, waitForPing } from './lib.mjs';
+import { freePort, insertKeys, peakRssMiB, round, spawnRole, waitForPing } from './lib.mjs';
 
-const sizes = process.argv.slice(2).map(Number);
-if (sizes.length === 0) sizes.push(100_000, 750_000);
-const secrets = generateSecrets();
-const postgres = await startPostgres();
-try {
-  const migrate = spawnRole('migrate', { DATABASE_URL: postgres.url });
-  if ((await migrate.exited) !== 0) throw new Error('migrate failed');
-  const db = new pg.Pool({ connectionString: postgres.url });
+export async function benchExportBuild(postgresUrl, { sizes = [100_000, 750_000] } = {}) {
+  const secrets = generateSecrets();
+  const db = new pg.Pool({ connectionString: postgresUrl });
   const now = Date.now();
-  const yesterday = Math.floor(now / 86_400_000) - 1;
-  console.log('keys       build    file      export.bin  peak RSS (idle → after)   protobufjs encode alone');
-  for (const [i, size] of sizes.entries()) {
-    // Each size gets its own day, so no file is served from an earlier build.
-    const day = yesterday - i;
-    await db.query('TRUNCATE diagnosis_keys');
-    await insertKeys(db, size, day * 24 + 12, now);
+  const rows = [];
+  try {
+    for (const [i, keys] of sizes.entries()) {
+      // A day of its own per size, so no file comes from an earlier build.
+      const day = Math.floor(now / 86_400_000) - 3 - i;
+      await db.query('DELETE FROM diagnosis_keys WHERE hour_of_submission >= $1 AND hour_of_submission < $2', [day * 24, day * 24 + 24]);
+      await insertKeys(db, keys, day * 24 + 12, now);
+      await db.query('VACUUM ANALYZE diagnosis_keys');
 
-    const port = await freePort();
-    const server = spawnRole('key-retrieval', {
-      DATABASE_URL: postgres.url,
-      BIND_ADDR: `127.0.0.1:${port}`,
-      RETRIEVE_HMAC_KEY: secrets.retrieveHmacKey,
-      ECDSA_KEY: secrets.ecdsaKey,
-    });
-    await waitForPing(`http://127.0.0.1:${port}`);
-    const idle = await peakRssMiB(server.child.pid);
-    const mac = retrieveHmac(Buffer.from(secrets.retrieveHmacKey, 'hex'), '302', String(day), Math.floor(Date.now() / 3_600_000)).toString('hex');
-    const started = performance.now();
-    const response = await fetch(`http://127.0.0.1:${port}/retrieve/302/${day}/${mac}`);
-    const body = Buffer.from(await response.arrayBuffer());
-    const ms = performance.now() - started;
-    if (response.status !== 200) throw new Error(`retrieve answered ${response.status}`);
-    const peak = await peakRssMiB(server.child.pid);
-    server.child.kill('SIGTERM');
-    await server.exited;
+      const port = await freePort();
+      const server = spawnRole('key-retrieval', { DATABASE_URL: postgresUrl, BIND_ADDR: `127.0.0.1:${port}`, RETRIEVE_HMAC_KEY: secrets.retrieveHmacKey, ECDSA_KEY: secrets.ecdsaKey });
+      let buildSeconds, fileBytes, idleMiB, peakMiB;
+      try {
+        await waitForPing(`http://127.0.0.1:${port}`);
+        idleMiB = await peakRssMiB(server.child.pid);
+        const mac = retrieveHmac(Buffer.from(secrets.retrieveHmacKey, 'hex'), '302', String(day), Math.floor(Date.now() / 3_600_000)).toString('hex');
+        const started = performance.now();
+        const response = await fetch(`http://127.0.0.1:${port}/retrieve/302/${day}/${mac}`);
+        fileBytes = (await response.arrayBuffer()).byteLength;
+        buildSeconds = (performance.now() - started) / 1000;
+        if (response.status !== 200) throw new Error(`retrieve answered ${response.status}`);
+        peakMiB = await peakRssMiB(server.child.pid);
+      } finally {
+        server.child.kill('SIGTERM');
+        await server.exited;
+      }
 
-    // The reference: the same rows, read and encoded by protobufjs in one message.
-    const rows = (await db.query({ text: 'SELECT key_data, rolling_start_interval_number, rolling_period, transmission_risk_level FROM diagnosis_keys ORDER BY key_data', rowMode: 'array' })).rows;
-    const keys = rows.map((r) => ({ keyData: r[0], rollingStartIntervalNumber: r[1], rollingPeriod: r[2], transmissionRiskLevel: r[3], reportType: 1, daysSinceOnsetOfSymptoms: 0 }));
-    const refStart = performance.now();
-    const encoded = covidshield.TemporaryExposureKeyExport.encode({ keys }).finish();
-    const refMs = performance.now() - refStart;
+      const stored = (
+        await db.query({
+          text: `SELECT key_data, rolling_start_interval_number, rolling_period, transmission_risk_level FROM diagnosis_keys
+                 WHERE hour_of_submission >= $1 AND hour_of_submission < $2 ORDER BY key_data`,
+          values: [day * 24, day * 24 + 24],
+          rowMode: 'array',
+        })
+      ).rows.map((r) => ({ keyData: r[0], rollingStartIntervalNumber: r[1], rollingPeriod: r[2], transmissionRiskLevel: r[3], reportType: 1, daysSinceOnsetOfSymptoms: 0 }));
+      const refStart = performance.now();
+      const encoded = covidshield.TemporaryExposureKeyExport.encode({ keys: stored }).finish();
+      const referenceSeconds = (performance.now() - refStart) / 1000;
 
-    console.log(
-      `${String(size).padEnd(10)} ${(ms / 1000).toFixed(2).padStart(5)} s  ${(body.length / 2 ** 20).toFixed(1).padStart(5)} MiB  ${(encoded.length / 2 ** 20).toFixed(1).padStart(6)} MiB  ${idle.toFixed(0).padStart(5)} → ${peak.toFixed(0)} MiB (+${(peak - idle).toFixed(0)})        ${(refMs / 1000).toFixed(2)} s`,
-    );
+      rows.push({
+        keys,
+        buildSeconds: round(buildSeconds, 3),
+        referenceSeconds: round(referenceSeconds, 3),
+        timeRatio: round(buildSeconds / referenceSeconds, 2),
+        fileMiB: round(fileBytes / 2 ** 20, 2),
+        exportBinMiB: round(encoded.length / 2 ** 20, 2),
+        idleRssMiB: round(idleMiB, 0),
+        peakRssMiB: round(peakMiB, 0),
+        rssLimitMiB: round((4 * encoded.length) / 2 ** 20 + 100, 0),
+      });
+      await db.query('DELETE FROM diagnosis_keys WHERE hour_of_submission >= $1 AND hour_of_submission < $2', [day * 24, day * 24 + 24]);
+    }
+  } finally {
+    await db.end();
   }
-  await db.end();
-} finally {
-  await postgres.stop();
+  return { rows };
 }

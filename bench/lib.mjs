@@ -1,6 +1,7 @@
 // Shared by the benchmarks: a real Postgres (DATABASE_URL, or a throwaway embedded one),
 // the built command as a separate process, and percentiles.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,7 +41,7 @@ export async function startPostgres() {
 export function spawnRole(role, env) {
   const child = spawn(process.execPath, [CLI, role], {
     env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', KEY_CLAIM_TOKEN: `${TOKEN}=bench`, ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exited };
@@ -84,4 +85,63 @@ export async function peakRssMiB(pid) {
   const { readFile } = await import('node:fs/promises');
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}
+
+/** POST/GET over one keep-alive agent per benchmark, without fetch's per-request overhead. */
+export function httpClient(concurrency) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const send = (port, method, path, body, headers = {}) =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path, method, agent, headers: body ? { 'content-length': body.length, ...headers } : headers }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  return { send, close: () => agent.destroy() };
+}
+
+/** Runs `task(i)` for i < count with `width` in flight at once. */
+export async function inParallel(count, width, task) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, count) }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+}
+
+/** Throughput and latency of `count` calls of `task` at `concurrency`; a call that throws counts as failed. */
+export async function measure(count, concurrency, task) {
+  const latencies = [];
+  let failed = 0;
+  const start = performance.now();
+  await inParallel(count, concurrency, async (i) => {
+    const t = performance.now();
+    const ok = await task(i).catch(() => false);
+    latencies.push(performance.now() - t);
+    if (!ok) failed++;
+  });
+  const seconds = (performance.now() - start) / 1000;
+  const s = summary(latencies);
+  return { count, failed, seconds: round(seconds, 3), perSecond: round(count / seconds, 1), p50Ms: round(s.p50, 2), p99Ms: round(s.p99, 2) };
+}
+
+export const round = (n, digits) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** Runs `work(port, client)` against a fresh `role` process on `DATABASE_URL`, and stops it after. */
+export async function withServer(role, env, concurrency, work) {
+  const port = await freePort();
+  const server = spawnRole(role, { ...env, BIND_ADDR: `127.0.0.1:${port}` });
+  const client = httpClient(concurrency);
+  try {
+    await waitForPing(`http://127.0.0.1:${port}`);
+    return await work(port, client);
+  } finally {
+    client.close();
+    server.child.kill('SIGTERM');
+    await server.exited;
+  }
 }

@@ -22,7 +22,7 @@ export class ExportCache {
   constructor(private readonly maxBytes: number) {}
 
   static key(parts: readonly (string | number)[]): string {
-    return createHash('sha256').update(parts.join('\0')).digest('base64url');
+    return parts.join('|');
   }
 
   get(key: string): CachedExport | undefined {

@@ -15,17 +15,14 @@ export function retrieveHmac(key: Uint8Array, region: string, day: string, hour:
 
 /**
  * Accepts the HMAC of the current hour or either neighbour (clock skew between phone and
- * server). Every candidate is compared, in constant time, whatever matched first.
+ * server), each compared in constant time. The current hour is tried first: which hour
+ * matched is no secret, and most requests then cost one HMAC instead of three.
  */
 export function hmacAuthorised(given: string, key: Uint8Array, region: string, day: string, nowMs: number): boolean {
   if (!/^[0-9a-fA-F]{64}$/.test(given)) return false;
   const presented = Buffer.from(given, 'hex');
   const hour = hourNumber(nowMs);
-  let ok = false;
-  for (const h of [hour - 1, hour, hour + 1]) {
-    if (timingSafeEqual(presented, retrieveHmac(key, region, day, h))) ok = true;
-  }
-  return ok;
+  return [hour, hour - 1, hour + 1].some((h) => timingSafeEqual(presented, retrieveHmac(key, region, day, h)));
 }
 
 export interface KeyWindow {

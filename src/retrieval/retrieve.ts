@@ -7,6 +7,7 @@ import type { SignatureInfo } from '../exports/key-file.js';
 import { notFound, notModified, sendText, unauthorized } from '../http/responses.js';
 import { hmacAuthorised, keyWindow, type KeyWindow } from '../protocol/retrieve.js';
 import type { RetrievalContext } from './context.js';
+import { FreshReads } from './fresh-reads.js';
 import { windowVersion, withWindowKeys } from './store.js';
 
 const CACHE_CONTROL = 'public, max-age=3600, max-stale=600';
@@ -18,6 +19,7 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
     signatureAlgorithm: ctx.config.exportSignatureAlgorithm,
   };
   const hmacKey = ctx.config.retrieveHmacKey!;
+  const versions = new FreshReads<string>();
 
   const cacheKey = (region: string, window: KeyWindow, version: string) =>
     ExportCache.key([region, window.firstHour, window.endHour, window.minRollingStartIntervalExclusive, version]);
@@ -51,8 +53,10 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
 
     let file: CachedExport;
     try {
-      const key = cacheKey(region, decision.window, await windowVersion(ctx.pool, decision.window));
-      file = await ctx.cache.getOrBuild(key, () => build(region, decision.window));
+      const { window } = decision;
+      const version = await versions.read(`${window.firstHour}:${window.endHour}`, () => windowVersion(ctx.pool, window));
+      const key = cacheKey(region, window, version);
+      file = await ctx.cache.getOrBuild(key, () => build(region, window));
     } catch (err) {
       request.log.error({ err: (err as Error).message }, 'retrieve failed');
       return sendText(reply, 500, 'database error');

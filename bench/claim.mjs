@@ -1,0 +1,33 @@
+// Claims of one-time codes against a key-submission process, and the same database work
+// (ban check, app key check, the claim transaction) directly with pg, in the same run.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig } from '../dist/config.js';
+import { readClaimFailures } from '../dist/submission/claim-failures.js';
+import { appKeyRegistered, claimOneTimeCode } from '../dist/submission/store.js';
+import { submissionRules } from '../dist/submission/context.js';
+import { claimRequest, issueCodes } from './app.mjs';
+import { measure, round, withServer } from './lib.mjs';
+
+export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64 } = {}) {
+  return withServer('key-submission', { DATABASE_URL: postgresUrl }, concurrency, async (port, client) => {
+    const codes = await issueCodes(client, port, 2 * claims);
+    const requests = codes.slice(0, claims).map((code) => claimRequest(code).body);
+    const referenceCodes = codes.slice(claims);
+
+    const measured = await measure(claims, concurrency, async (i) => (await client.send(port, 'POST', '/claim-key', requests[i])).status === 200);
+
+    const pool = new pg.Pool({ connectionString: postgresUrl, max: 20 });
+    const rules = submissionRules(loadConfig({}, '/'));
+    const reference = await measure(claims, concurrency, async (i) => {
+      const clientId = randomBytes(32).toString('hex');
+      const appPublicKey = randomBytes(32);
+      await readClaimFailures(pool, clientId);
+      if (await appKeyRegistered(pool, appPublicKey)) return false;
+      const claimed = await claimOneTimeCode(pool, rules, { code: referenceCodes[i], appPublicKey, clientId, nowMs: Date.now() });
+      return claimed.ok;
+    });
+    await pool.end();
+    return { server: measured, reference, ratio: round(measured.perSecond / reference.perSecond, 2) };
+  });
+}

@@ -1,0 +1,58 @@
+// Requests per second for a cached day file, against a key-retrieval process (each request
+// still checks its HMAC and reads the day's versions) and against a bare node:http server
+// process returning the same bytes, in the same run.
+import { spawn } from 'node:child_process';
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { generateSecrets } from '../dist/crypto/key-generation.js';
+import { retrieveHmac } from '../dist/protocol/retrieve.js';
+import { freePort, insertKeys, measure, round, withServer } from './lib.mjs';
+
+const BARE_SERVER = `
+const http = require('node:http');
+const body = require('node:fs').readFileSync(process.argv[1]);
+http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/zip', 'cache-control': 'public, max-age=3600, max-stale=600', etag: '"x"' });
+  res.end(body);
+}).listen(Number(process.argv[2]), '127.0.0.1', () => console.log('ready'));`;
+
+export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests = 20_000, concurrency = 32 } = {}) {
+  const secrets = generateSecrets();
+  const db = new pg.Pool({ connectionString: postgresUrl });
+  const now = Date.now();
+  const day = Math.floor(now / 86_400_000) - 2;
+  await db.query('DELETE FROM diagnosis_keys WHERE hour_of_submission >= $1 AND hour_of_submission < $2', [day * 24, day * 24 + 24]);
+  await insertKeys(db, keys, day * 24 + 9, now);
+  await db.end();
+
+  const env = { DATABASE_URL: postgresUrl, RETRIEVE_HMAC_KEY: secrets.retrieveHmacKey, ECDSA_KEY: secrets.ecdsaKey };
+  let bare;
+  try {
+    return await withServer('key-retrieval', env, concurrency, async (port, client) => {
+      const mac = retrieveHmac(Buffer.from(secrets.retrieveHmacKey, 'hex'), '302', String(day), Math.floor(Date.now() / 3_600_000)).toString('hex');
+      const path_ = `/retrieve/302/${day}/${mac}`;
+      const first = await client.send(port, 'GET', path_);
+      if (first.status !== 200) throw new Error(`retrieve answered ${first.status}`);
+      const size = first.body.length;
+      const measured = await measure(requests, concurrency, async () => {
+        const r = await client.send(port, 'GET', path_);
+        return r.status === 200 && r.body.length === size;
+      });
+
+      const dir = await mkdtemp(path.join(tmpdir(), 'bare-'));
+      await writeFile(path.join(dir, 'day.zip'), first.body);
+      const barePort = await freePort();
+      bare = spawn(process.execPath, ['-e', BARE_SERVER, path.join(dir, 'day.zip'), String(barePort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise((resolve) => bare.stdout.once('data', resolve));
+      const reference = await measure(requests, concurrency, async () => {
+        const r = await client.send(barePort, 'GET', '/');
+        return r.status === 200 && r.body.length === size;
+      });
+      return { keys, bytes: size, server: measured, reference, ratio: round(measured.perSecond / reference.perSecond, 2) };
+    });
+  } finally {
+    bare?.kill();
+  }
+}

@@ -1,0 +1,110 @@
+// npm run bench: every benchmark against real servers on Postgres (embedded unless
+// DATABASE_URL is set), each with its reference measured in the same run, because these
+// machines are shared and absolute numbers drift. Writes bench/results/<name>.json and the
+// table in BENCHMARKS.md.
+//   node bench/run.mjs [--smoke] [--only name,name] [--out DIR]
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { benchClaim } from './claim.mjs';
+import { benchColdStart } from './cold-start.mjs';
+import { benchExportBuild } from './export-build.mjs';
+import { spawnRole, startPostgres } from './lib.mjs';
+import { benchRetrieveCached } from './retrieve-cached.mjs';
+import { benchUpload } from './upload.mjs';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const { values } = parseArgs({ options: { smoke: { type: 'boolean', default: false }, only: { type: 'string' }, out: { type: 'string' } } });
+const smoke = values.smoke;
+const outDir = values.out ?? path.join(here, 'results');
+
+// Cold start first: the others leave Postgres busy (autovacuum after the big builds).
+const BENCHMARKS = {
+  'cold-start': (url) => benchColdStart(url, smoke ? { runs: 1 } : {}),
+  upload: (url) => benchUpload(url, smoke ? { uploads: 30, concurrency: 8 } : {}),
+  claim: (url) => benchClaim(url, smoke ? { claims: 30, concurrency: 8 } : {}),
+  'retrieve-cached': (url) => benchRetrieveCached(url, smoke ? { keys: 100, requests: 50, concurrency: 4 } : {}),
+  'export-build': (url) => benchExportBuild(url, smoke ? { sizes: [500] } : {}),
+};
+
+/** Each benchmark's target, from the issue that set them. */
+function verdict(name, r) {
+  switch (name) {
+    case 'upload':
+    case 'claim':
+      return { target: 'ratio ≥ 0.6', met: r.ratio >= 0.6 };
+    case 'retrieve-cached':
+      return { target: 'ratio ≥ 0.8', met: r.ratio >= 0.8 };
+    case 'export-build':
+      return {
+        target: 'time ≤ 3× reference; peak RSS ≤ 4× export.bin + 100 MB',
+        met: r.rows.every((row) => row.timeRatio <= 3 && row.peakRssMiB <= row.rssLimitMiB),
+      };
+    case 'cold-start':
+      return { target: '≤ 500 ms', met: Object.values(r.roles).every((role) => role.p50Ms <= 500) };
+  }
+}
+
+function describe(name, r) {
+  const rate = (x) => `${x.perSecond}/s, p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms`;
+  switch (name) {
+    case 'upload':
+      return [`${rate(r.server)} (${r.server.keysPerSecond} keys/s)`, `${rate(r.reference)}`, `${r.ratio}`];
+    case 'claim':
+      return [rate(r.server), rate(r.reference), `${r.ratio}`];
+    case 'retrieve-cached':
+      return [`${rate(r.server)} (${r.keys} keys, ${(r.bytes / 1024).toFixed(0)} KiB)`, rate(r.reference), `${r.ratio}`];
+    case 'export-build':
+      return [
+        r.rows.map((x) => `${x.keys.toLocaleString('en')} keys: ${x.buildSeconds} s, peak RSS ${x.peakRssMiB} MiB (idle ${x.idleRssMiB}; limit ${x.rssLimitMiB}), file ${x.fileMiB} MiB`).join('<br>'),
+        r.rows.map((x) => `${x.referenceSeconds} s`).join('<br>'),
+        r.rows.map((x) => `${x.timeRatio}×`).join('<br>'),
+      ];
+    case 'cold-start':
+      return [Object.entries(r.roles).map(([role, t]) => `${role}: p50 ${t.p50Ms} ms (max ${t.maxMs})`).join('<br>'), `p50 ${r.reference.p50Ms} ms`, '–'];
+  }
+}
+
+const names = values.only ? values.only.split(',') : Object.keys(BENCHMARKS);
+const postgres = await startPostgres();
+const results = {};
+try {
+  const db = new pg.Client({ connectionString: postgres.url.replace(/\/[^/]+$/, '/postgres') });
+  await db.connect();
+  const postgresVersion = (await db.query('SHOW server_version')).rows[0].server_version;
+  await db.end();
+  const machine = {
+    date: new Date().toISOString(),
+    cpu: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    postgres: postgresVersion,
+    smoke,
+  };
+  await mkdir(outDir, { recursive: true });
+  for (const name of names) {
+    process.stderr.write(`bench: ${name}…\n`);
+    // Each benchmark on a database of its own.
+    const url = postgres.url.replace(/\/([^/]+)$/, `/$1_${name.replace('-', '_')}`);
+    if ((await spawnRole('migrate', { DATABASE_URL: url }).exited) !== 0) throw new Error('migrate failed');
+    const result = await BENCHMARKS[name](url);
+    results[name] = { ...result, ...verdict(name, result) };
+    await writeFile(path.join(outDir, `${name}.json`), JSON.stringify({ machine, ...results[name] }, null, 2) + '\n');
+    console.log(`${name}: ${describe(name, result).join(' | ')} → ${results[name].met ? 'met' : 'MISSED'} (${results[name].target})`);
+  }
+
+  const table = [
+    '| benchmark | this server | reference, same run | ratio | target | met |',
+    '|---|---|---|---|---|---|',
+    ...names.map((name) => `| ${name} | ${describe(name, results[name]).join(' | ')} | ${results[name].target} | ${results[name].met ? 'yes' : '**no**'} |`),
+  ].join('\n');
+  const header = `Machine: ${machine.cpu}, ${machine.memoryGiB} GiB; Node ${machine.node}; PostgreSQL ${machine.postgres}; ${machine.date.slice(0, 10)}.`;
+  const markdownFile = smoke ? path.join(outDir, 'BENCHMARKS.md') : path.join(here, '..', 'BENCHMARKS.md');
+  let markdown = await readFile(path.join(here, '..', 'BENCHMARKS.md'), 'utf8').catch(() => '<!-- results -->\n<!-- /results -->\n');
+  markdown = markdown.replace(/<!-- results -->[\s\S]*<!-- \/results -->/, `<!-- results -->\n${header}\n\n${table}\n<!-- /results -->`);
+  await writeFile(markdownFile, markdown);
+} finally {
+  await postgres.stop();
+}

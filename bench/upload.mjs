@@ -1,0 +1,44 @@
+// Uploads of 14 keys at concurrency 64 against a key-submission process, and the same
+// database work (find the keypair, then the store transaction) issued directly with pg
+// at the same concurrency, in the same run.
+import pg from 'pg';
+import { loadConfig } from '../dist/config.js';
+import { findValidKeypair, storeDiagnosisKeys } from '../dist/submission/store.js';
+import { submissionRules } from '../dist/submission/context.js';
+import { claimedPhones, freshKeys, KEYS_PER_UPLOAD, sealedUpload } from './app.mjs';
+import { measure, round, withServer } from './lib.mjs';
+
+const UPLOADS_PER_PHONE = 3; // 3 × 14 = 42 of the 43-key quota
+
+export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 64 } = {}) {
+  return withServer('key-submission', { DATABASE_URL: postgresUrl }, concurrency, async (port, client) => {
+    const perRun = Math.ceil(uploads / UPLOADS_PER_PHONE);
+    const phones = await claimedPhones(client, port, 2 * perRun);
+    const now = Date.now();
+    const jobs = (list) => list.flatMap((phone) => Array.from({ length: UPLOADS_PER_PHONE }, () => ({ phone, keys: freshKeys(now) }))).slice(0, uploads);
+    const serverJobs = jobs(phones.slice(0, perRun)).map((job) => sealedUpload(job.phone, job.keys, now));
+    const referenceJobs = jobs(phones.slice(perRun));
+
+    const measured = await measure(serverJobs.length, concurrency, async (i) => {
+      const result = await client.send(port, 'POST', '/upload', serverJobs[i]);
+      return result.status === 200;
+    });
+
+    // The reference: what the server asks of Postgres for each upload, from a pool as big as its own.
+    const pool = new pg.Pool({ connectionString: postgresUrl, max: 20 });
+    const rules = submissionRules(loadConfig({}, '/'));
+    const reference = await measure(referenceJobs.length, concurrency, async (i) => {
+      const { phone, keys } = referenceJobs[i];
+      const keypair = await findValidKeypair(pool, rules, phone.serverPublicKey, Date.now());
+      if (!keypair) return false;
+      const stored = await storeDiagnosisKeys(pool, rules, phone.serverPublicKey, keys.map((k) => ({ ...k, keyData: Buffer.from(k.keyData) })), Date.now());
+      return stored.stored;
+    });
+    await pool.end();
+    return {
+      server: { ...measured, keysPerSecond: round(measured.perSecond * KEYS_PER_UPLOAD, 0) },
+      reference: { ...reference, keysPerSecond: round(reference.perSecond * KEYS_PER_UPLOAD, 0) },
+      ratio: round(measured.perSecond / reference.perSecond, 2),
+    };
+  });
+}

@@ -1,0 +1,42 @@
+// The benchmark suite at tiny sizes: it runs end to end and writes what it promises.
+// Its numbers mean nothing at this size; `npm run bench` gives the real ones.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+
+describe('npm run bench (smoke)', () => {
+  it('runs every benchmark with its reference and writes results and a table', async () => {
+    const out = await mkdtemp(path.join(tmpdir(), 'bench-smoke-'));
+    const child = spawn(process.execPath, ['bench/run.mjs', '--smoke', '--out', out], {
+      // On the test run's Postgres, in databases of its own.
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('postgresUrl').replace(/\/[^/]*$/, `/bench_smoke_${process.pid}`) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code, output).toBe(0);
+
+    for (const name of ['upload', 'claim', 'retrieve-cached']) {
+      const result = JSON.parse(await readFile(path.join(out, `${name}.json`), 'utf8'));
+      expect(result.machine.node).toBe(process.version);
+      expect(result.server.perSecond).toBeGreaterThan(0);
+      expect(result.server.failed).toBe(0);
+      expect(result.reference.perSecond).toBeGreaterThan(0);
+      expect(result.reference.failed).toBe(0);
+      expect(result.ratio).toBeCloseTo(result.server.perSecond / result.reference.perSecond, 1);
+      expect(typeof result.met).toBe('boolean');
+    }
+    const build = JSON.parse(await readFile(path.join(out, 'export-build.json'), 'utf8'));
+    expect(build.rows[0]).toMatchObject({ keys: 500 });
+    expect(build.rows[0].peakRssMiB).toBeGreaterThan(0);
+    const cold = JSON.parse(await readFile(path.join(out, 'cold-start.json'), 'utf8'));
+    expect(Object.keys(cold.roles)).toEqual(['key-submission', 'key-retrieval', 'all']);
+    const table = await readFile(path.join(out, 'BENCHMARKS.md'), 'utf8');
+    for (const name of ['upload', 'claim', 'retrieve-cached', 'export-build', 'cold-start']) expect(table).toContain(`| ${name} |`);
+  }, 120_000);
+});
