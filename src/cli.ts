@@ -42,6 +42,9 @@ ECDSA_KEY=${secrets.ecdsaKey}
 RETRIEVE_HMAC_KEY=${secrets.retrieveHmacKey}
 # KEY_CLAIM_TOKEN: one token=label pair per health portal, separated by ':'.
 KEY_CLAIM_TOKEN=${secrets.claimToken}=portal
+# Basic auth of the /events statistics.
+METRICS_USERNAME=${secrets.metricsUsername}
+METRICS_PASSWORD=${secrets.metricsPassword}
 #
 # Export public key (SubjectPublicKeyInfo PEM):
 ${secrets.ecdsaPublicKeyPem

