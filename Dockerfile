@@ -22,6 +22,9 @@ COPY --from=build /app/dist dist
 COPY --from=build /app/generated generated
 COPY migrations migrations
 COPY exposure-configuration exposure-configuration
+# Aurora's certificate authorities, so DATABASE_URL can say sslmode=verify-full on AWS.
+ADD --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
+ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/rds-global-bundle.pem
 USER node
 EXPOSE 8000 8001 2222
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 CMD ["node", "dist/healthcheck.js"]
