@@ -43,7 +43,7 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
   const signer = role === 'key-retrieval' || role === 'all' ? await exportSigner(config) : undefined;
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch((err: unknown) => log.warn({ err: String(err) }, 'stop failed'));
+    for (const stop of [...stops].reverse()) await stop().catch((err: unknown) => log.warn({ err: String(err) }, 'stop failed'));
   };
   try {
     const telemetry = await startTelemetry(config, log);

@@ -15,7 +15,7 @@ export interface SubmissionRules {
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-/** Codes and hash ids are random or caller-chosen; a few retries absorb any collision. */
+/** Codes are random: a few retries absorb a collision with a live one. */
 const MAX_ATTEMPTS = 5;
 
 export type NewCodeResult = { ok: true; code: string; regenerated: boolean } | { ok: false; reason: 'already-claimed' };
