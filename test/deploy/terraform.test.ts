@@ -133,7 +133,7 @@ describe('terraform/aws', () => {
     // Every ARN a task reads is a Secrets Manager secret.
     expect(locals.secret_arns).toContain('aws_secretsmanager_secret.application');
     expect(mod('.').config.module.services[0].database_url_secret_arn).toBe('${module.database.database_url_secret_arn}');
-    expect(resource('modules/database', 'aws_secretsmanager_secret', 'database_url')).toBeDefined();
+    expect(resource('modules/database', 'aws_secretsmanager_secret', 'url').for_each).toBe('${local.urls}');
     // What each role needs, and no more.
     expect(Object.keys(locals.role_secrets.submission).sort()).toEqual(['DATABASE_URL', 'KEY_CLAIM_TOKEN']);
     expect(Object.keys(locals.role_secrets.retrieval).sort()).toEqual(['DATABASE_URL', 'ECDSA_KEY', 'METRICS_PASSWORD', 'METRICS_USERNAME', 'RETRIEVE_HMAC_KEY']);

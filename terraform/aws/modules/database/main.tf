@@ -61,22 +61,21 @@ resource "aws_rds_cluster_instance" "database" {
 }
 
 # The URLs the servers read as DATABASE_URL: submission writes, retrieval reads from a replica.
-resource "aws_secretsmanager_secret" "database_url" {
-  name       = "${var.name}/DATABASE_URL"
+locals {
+  urls = {
+    DATABASE_URL        = aws_rds_cluster.database.endpoint
+    DATABASE_READER_URL = aws_rds_cluster.database.reader_endpoint
+  }
+}
+
+resource "aws_secretsmanager_secret" "url" {
+  for_each   = local.urls
+  name       = "${var.name}/${each.key}"
   kms_key_id = aws_kms_key.database.arn
 }
 
-resource "aws_secretsmanager_secret_version" "database_url" {
-  secret_id     = aws_secretsmanager_secret.database_url.id
-  secret_string = "postgres://diagnosis:${random_password.database.result}@${aws_rds_cluster.database.endpoint}:5432/diagnosis?sslmode=verify-full"
-}
-
-resource "aws_secretsmanager_secret" "database_reader_url" {
-  name       = "${var.name}/DATABASE_READER_URL"
-  kms_key_id = aws_kms_key.database.arn
-}
-
-resource "aws_secretsmanager_secret_version" "database_reader_url" {
-  secret_id     = aws_secretsmanager_secret.database_reader_url.id
-  secret_string = "postgres://diagnosis:${random_password.database.result}@${aws_rds_cluster.database.reader_endpoint}:5432/diagnosis?sslmode=verify-full"
+resource "aws_secretsmanager_secret_version" "url" {
+  for_each      = local.urls
+  secret_id     = aws_secretsmanager_secret.url[each.key].id
+  secret_string = "postgres://diagnosis:${random_password.database.result}@${each.value}:5432/diagnosis?sslmode=verify-full"
 }

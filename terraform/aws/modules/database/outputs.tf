@@ -10,12 +10,12 @@ output "endpoint" {
 
 output "database_url_secret_arn" {
   description = "Secret holding DATABASE_URL for the writer."
-  value       = aws_secretsmanager_secret.database_url.arn
+  value       = aws_secretsmanager_secret.url["DATABASE_URL"].arn
 }
 
 output "database_reader_url_secret_arn" {
   description = "Secret holding DATABASE_URL for the readers (key retrieval)."
-  value       = aws_secretsmanager_secret.database_reader_url.arn
+  value       = aws_secretsmanager_secret.url["DATABASE_READER_URL"].arn
 }
 
 output "kms_key_arn" {
