@@ -55,29 +55,23 @@ export interface OneTimeCodeLifeRow {
   count: number;
 }
 
-export async function eventsOn(db: Pool, date: string): Promise<EventRow[]> {
-  const result = await db.query<EventRow>(
-    `SELECT source, to_char(date, 'YYYY-MM-DD') AS date, sum(count)::int AS count, identifier
-     FROM events WHERE date = $1 GROUP BY source, date, identifier ORDER BY source, identifier`,
-    [date],
-  );
-  return result.rows;
-}
+/** One day's rows of a statistics query whose only parameter ($1) is the date. */
+const onDate =
+  <T>(sql: string) =>
+  async (db: Pool, date: string): Promise<T[]> =>
+    (await db.query<T & object>(sql, [date])).rows;
 
-export async function uploadsOn(db: Pool, date: string): Promise<UploadRow[]> {
-  const result = await db.query<UploadRow>(
-    `SELECT originator AS source, to_char(date, 'YYYY-MM-DD') AS date, count, first_upload
-     FROM tek_upload_count WHERE date = $1 ORDER BY originator, first_upload`,
-    [date],
-  );
-  return result.rows;
-}
+export const eventsOn = onDate<EventRow>(
+  `SELECT source, to_char(date, 'YYYY-MM-DD') AS date, sum(count)::int AS count, identifier
+   FROM events WHERE date = $1 GROUP BY source, date, identifier ORDER BY source, identifier`,
+);
 
-export async function oneTimeCodeLivesOn(db: Pool, date: string): Promise<OneTimeCodeLifeRow[]> {
-  const result = await db.query<OneTimeCodeLifeRow>(
-    `SELECT originator AS source, to_char(date, 'YYYY-MM-DD') AS date, hours, count
-     FROM otk_life_duration WHERE date = $1 ORDER BY originator, hours`,
-    [date],
-  );
-  return result.rows;
-}
+export const uploadsOn = onDate<UploadRow>(
+  `SELECT originator AS source, to_char(date, 'YYYY-MM-DD') AS date, count, first_upload
+   FROM tek_upload_count WHERE date = $1 ORDER BY originator, first_upload`,
+);
+
+export const oneTimeCodeLivesOn = onDate<OneTimeCodeLifeRow>(
+  `SELECT originator AS source, to_char(date, 'YYYY-MM-DD') AS date, hours, count
+   FROM otk_life_duration WHERE date = $1 ORDER BY originator, hours`,
+);

@@ -5,7 +5,6 @@ import { randomInt } from 'node:crypto';
 export const CODE_LETTERS = 'AEFHJKLQRSUWXYZ';
 export const CODE_DIGITS = '2456789';
 const GROUP_LENGTHS = [3, 3, 4] as const;
-export const CODE_LENGTH = 10;
 
 /**
  * A fresh code: three groups of 3, 3 and 4 characters, each group all letters or all
