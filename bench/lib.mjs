@@ -2,12 +2,10 @@
 // the built command as a separate process, and percentiles.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startEmbeddedPostgres } from '../dist/db/embedded.js';
+import { startEmbeddedPostgres, throwawayDataDir } from '../dist/db/embedded.js';
 
 export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../dist/cli.js');
 export const TOKEN = 'bench-portal-token-0123456789abcdef';
@@ -25,17 +23,9 @@ export function freePort() {
 
 export async function startPostgres() {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
-  const dir = await mkdtemp(path.join(tmpdir(), 'diagnosis-bench-'));
-  await chmod(dir, 0o755);
-  const embedded = await startEmbeddedPostgres(dir, await freePort(), pino({ level: 'silent' }));
-  const url = embedded.url.replace(/\/diagnosis$/, `/bench_${Date.now()}`);
-  return {
-    url,
-    stop: async () => {
-      await embedded.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const dataDir = await throwawayDataDir('diagnosis-bench-');
+  const embedded = await startEmbeddedPostgres({ dataDir, port: await freePort(), log: pino({ level: 'silent' }), throwaway: true });
+  return { url: embedded.url.replace(/\/diagnosis$/, `/bench_${Date.now()}`), stop: embedded.stop };
 }
 
 export function spawnRole(role, env) {

@@ -50,7 +50,7 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     stops.push(() => telemetry.shutdown());
     let url = config.databaseUrl;
     if (url === undefined) {
-      const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort, log);
+      const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort, log });
       stops.push(embedded.stop);
       url = embedded.url;
     }

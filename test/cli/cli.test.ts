@@ -1,9 +1,10 @@
 // The built command, as operators and `npm start` run it: a real process, real signals.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { sharedClusterFolder } from '../../src/db/embedded.js';
 import { freshDatabaseUrl, testPool } from '../helpers/database.js';
 import { freePort } from '../helpers/global-postgres.js';
 import { PORTAL_TOKEN } from '../helpers/servers.js';
@@ -184,8 +185,14 @@ describe('diagnosis-server', () => {
   });
 
   it('all runs on embedded Postgres with generated secrets, and reuses both on the next start', async () => {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'diagnosis-server-all-'));
-    await chmod(dataDir, 0o755);
+    // A private folder (mode 0700, as /root is): as root, Postgres runs as another user,
+    // who cannot enter it, and the cluster has to live elsewhere.
+    const privateDir = await mkdtemp(path.join(tmpdir(), 'diagnosis-server-all-'));
+    const dataDir = path.join(privateDir, 'data');
+    onTestFinished(async () => {
+      await rm(sharedClusterFolder(dataDir), { recursive: true, force: true });
+      await rm(privateDir, { recursive: true, force: true });
+    });
     const env = { DATA_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(await freePort()), PORT: String(await freePort()) };
 
     const start = async () => {

@@ -1,11 +1,9 @@
 // One real Postgres for the whole run: TEST_DATABASE_URL when given, else a throwaway
 // embedded cluster. Each test file then makes its own database on it (see database.ts).
-import { mkdtemp, chmod } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import path from 'node:path';
+import { pino } from 'pino';
 import type { TestProject } from 'vitest/node';
-import { loadEmbeddedPostgres, stopOnExit } from '../../src/db/embedded.js';
+import { startEmbeddedPostgres, throwawayDataDir } from '../../src/db/embedded.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -29,28 +27,19 @@ export default async function setup(project: TestProject) {
     project.provide('postgresUrl', process.env.TEST_DATABASE_URL);
     return;
   }
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const dir = await mkdtemp(path.join(tmpdir(), 'diagnosis-server-test-'));
-  // As root, Postgres runs as the "postgres" user, which must be able to enter the folder.
-  await chmod(dir, 0o755);
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(dir, 'cluster'),
-    port,
-    user: 'postgres',
-    password: 'test',
-    persistent: false,
-    createPostgresUser: userInfo().uid === 0,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300', '-c', 'fsync=off'],
-    onLog: () => {},
-    onError: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  stopOnExit(server);
-  project.provide('postgresUrl', `postgres://postgres:test@127.0.0.1:${port}/postgres`);
-  return async () => {
-    await server.stop();
-  };
+  try {
+    const postgres = await startEmbeddedPostgres({
+      dataDir: await throwawayDataDir('diagnosis-server-test-'),
+      port: await freePort(),
+      log: pino({ level: 'silent' }),
+      throwaway: true,
+      settings: { max_connections: '300', fsync: 'off' },
+    });
+    project.provide('postgresUrl', postgres.url.replace(/\/diagnosis$/, '/postgres'));
+    return postgres.stop;
+  } catch (err) {
+    // Whatever stops the run is said, with what to do: a silent exit 1 helps nobody.
+    console.error(`test set-up: could not start Postgres for the tests: ${(err as Error).message}\n(set TEST_DATABASE_URL to use a running Postgres)`);
+    throw err;
+  }
 }
