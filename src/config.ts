@@ -9,9 +9,10 @@ export interface ClaimToken {
   label: string;
 }
 
+/** Where a server listens; each part left undefined takes the role's default. */
 export interface ListenAddress {
-  host: string;
-  port: number;
+  host: string | undefined;
+  port: number | undefined;
 }
 
 export interface Config {
@@ -28,8 +29,8 @@ export interface Config {
   prometheusPort: number;
   /** How often the stdout and pretty metric providers print. */
   metricExportIntervalMs: number;
-  /** Explicit listen address from BIND_ADDR or PORT; undefined means the role's default. */
-  listen: ListenAddress | undefined;
+  /** From BIND_ADDR, or HOST and PORT. */
+  listen: ListenAddress;
   enableTestTools: boolean;
   environment: string;
   logLevel: string;
@@ -126,6 +127,7 @@ const schema = z.object({
   METRIC_EXPORT_INTERVAL_SECONDS: optional(positiveInt),
   BIND_ADDR: optional(bindAddr),
   PORT: optional(port),
+  HOST: optional(z.string().min(1)),
   ENABLE_TEST_TOOLS: optional(flag),
   ENV: optional(z.string()),
   LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
@@ -176,7 +178,7 @@ export function loadConfig(env: Environment, defaultDataDir: string): Config {
     tracerProvider: e.TRACER_PROVIDER,
     prometheusPort: e.PROMETHEUS_PORT ?? 2222,
     metricExportIntervalMs: (e.METRIC_EXPORT_INTERVAL_SECONDS ?? 60) * 1000,
-    listen: e.BIND_ADDR ?? (e.PORT === undefined ? undefined : { host: '0.0.0.0', port: e.PORT }),
+    listen: e.BIND_ADDR ?? { host: e.HOST, port: e.PORT },
     enableTestTools: e.ENABLE_TEST_TOOLS ?? false,
     environment: e.ENV ?? 'development',
     logLevel: e.LOG_LEVEL ?? 'info',

@@ -11,7 +11,7 @@ async function main(): Promise<number> {
   const role = args.find((a) => a in DEFAULT_PORTS);
   if (!role) return 0;
   const config = loadConfig(process.env, '/tmp');
-  const port = config.listen?.port ?? DEFAULT_PORTS[role]!;
+  const port = config.listen.port ?? DEFAULT_PORTS[role]!;
   const response = await fetch(`http://127.0.0.1:${port}/services/ping`, { signal: AbortSignal.timeout(2000) });
   return response.status === 200 ? 0 : 1;
 }

@@ -24,6 +24,10 @@ async function listen(app: FastifyInstance, host: string, port: number): Promise
   return `http://${shownHost}:${actualPort}`;
 }
 
+// `all` is for one person's machine, and prints development secrets: it stays on loopback.
+// The server roles run in containers, where the address that counts is not loopback.
+const LOCAL_HOST = '127.0.0.1';
+const ALL_INTERFACES = '0.0.0.0';
 const DEFAULT_SUBMISSION_PORT = 8000;
 const DEFAULT_RETRIEVAL_PORT = 8001;
 
@@ -46,7 +50,8 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     for (const stop of [...stops].reverse()) await stop().catch((err: unknown) => log.warn({ err: String(err) }, 'stop failed'));
   };
   try {
-    const telemetry = await startTelemetry(config, log);
+    const host = config.listen.host ?? (role === 'all' ? LOCAL_HOST : ALL_INTERFACES);
+    const telemetry = await startTelemetry(config, log, host);
     stops.push(() => telemetry.shutdown());
     let url = config.databaseUrl;
     if (url === undefined) {
@@ -74,8 +79,7 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     }
 
     const urls: Running['urls'] = telemetry.metricsUrl ? { metrics: telemetry.metricsUrl } : {};
-    const host = config.listen?.host ?? '0.0.0.0';
-    const submissionPort = config.listen?.port ?? DEFAULT_SUBMISSION_PORT;
+    const submissionPort = config.listen.port ?? DEFAULT_SUBMISSION_PORT;
 
     if (role === 'key-submission' || role === 'all') {
       const { buildSubmissionServer } = await import('./submission/app.js');
@@ -86,7 +90,7 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     }
     if (role === 'key-retrieval' || role === 'all') {
       // In `all`, retrieval sits on the port after submission's.
-      const port = role === 'all' ? (submissionPort === 0 ? 0 : submissionPort + 1) : (config.listen?.port ?? DEFAULT_RETRIEVAL_PORT);
+      const port = role === 'all' ? (submissionPort === 0 ? 0 : submissionPort + 1) : (config.listen.port ?? DEFAULT_RETRIEVAL_PORT);
       const { buildRetrievalServer } = await import('./retrieval/app.js');
       const { ExportCache } = await import('./exports/cache.js');
       const app = buildRetrievalServer({ config, pool, clock, log, signer: signer!, cache: new ExportCache(config.exportCacheBytes), telemetry });

@@ -28,7 +28,7 @@ describe('configuration', () => {
       enableEntirePeriodBundle: true,
       disableCurrentDateCheck: true,
       trustedProxyHops: 1,
-      listen: undefined,
+      listen: { host: undefined, port: undefined },
       databaseUrl: undefined,
     });
   });
@@ -57,7 +57,9 @@ describe('configuration', () => {
   });
 
   it('prefers BIND_ADDR to PORT', () => {
-    expect(load({ PORT: '9000' }).listen).toEqual({ host: '0.0.0.0', port: 9000 });
+    // PORT alone leaves the host to the role: loopback for `all`, every interface for servers.
+    expect(load({ PORT: '9000' }).listen).toEqual({ host: undefined, port: 9000 });
+    expect(load({ PORT: '9000', HOST: '::' }).listen).toEqual({ host: '::', port: 9000 });
     expect(load({ PORT: '9000', BIND_ADDR: '127.0.0.1:9100' }).listen).toEqual({ host: '127.0.0.1', port: 9100 });
     expect(load({ BIND_ADDR: '[::1]:9100' }).listen).toEqual({ host: '::1', port: 9100 });
   });

@@ -22,7 +22,7 @@ export const noTelemetry: Telemetry = {
   shutdown: async () => {},
 };
 
-async function startMeter(config: Config, log: Logger) {
+async function startMeter(config: Config, log: Logger, host: string) {
   const { MeterProvider, PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
   const { resourceFromAttributes } = await import('@opentelemetry/resources');
   const resource = resourceFromAttributes({ 'service.name': 'diagnosis-server' });
@@ -35,7 +35,6 @@ async function startMeter(config: Config, log: Logger) {
       if (request.url?.split('?')[0] === '/metrics' && request.method === 'GET') return exporter.getMetricsRequestHandler(request, response);
       response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
     });
-    const host = config.listen?.host ?? '0.0.0.0';
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(config.prometheusPort, host, resolve));
     const { port } = server.address() as { port: number };
     const metricsUrl = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}/metrics`;
@@ -69,9 +68,10 @@ async function startTracer(config: Config) {
   return { tracer: provider.getTracer('diagnosis-server'), shutdown: () => provider.shutdown() };
 }
 
-export async function startTelemetry(config: Config, log: Logger): Promise<Telemetry> {
+/** `host`: where the Prometheus endpoint listens, the same as the role's servers. */
+export async function startTelemetry(config: Config, log: Logger, host: string): Promise<Telemetry> {
   if (!config.metricProvider && !config.tracerProvider) return noTelemetry;
-  const meter = config.metricProvider ? await startMeter(config, log) : undefined;
+  const meter = config.metricProvider ? await startMeter(config, log, host) : undefined;
   const tracing = config.tracerProvider ? await startTracer(config) : undefined;
   return {
     metrics: new Metrics(meter?.meter ?? createNoopMeter()),

@@ -206,8 +206,9 @@ describe('diagnosis-server', () => {
     };
 
     const first = await start();
-    expect(first.submission).toBe(`http://localhost:${env.PORT}`);
-    expect(first.retrieval).toBe(`http://localhost:${Number(env.PORT) + 1}`);
+    // Loopback only: `all` prints development secrets, and is for one machine.
+    expect(first.submission).toBe(`http://127.0.0.1:${env.PORT}`);
+    expect(first.retrieval).toBe(`http://127.0.0.1:${Number(env.PORT) + 1}`);
     await waitFor(pingOk(first.retrieval), 'retrieval ping');
     const issued = await fetch(`${first.submission}/new-key-claim`, { method: 'POST', headers: { authorization: `Bearer ${first.token}` } });
     expect(issued.status).toBe(200);
