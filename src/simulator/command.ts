@@ -1,11 +1,12 @@
 // `diagnosis-server simulate`: options, the servers to run against (given, or `all`
 // started here on embedded Postgres with a clock the simulation moves), a progress bar on
 // a terminal, and the summary.
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig } from '../config.js';
+import { loadExportSigner } from '../crypto/export-signer.js';
 import { developmentSecrets, withDevelopmentSecrets } from '../dev-secrets.js';
 import type { Clock } from '../protocol/time.js';
 import { startRole } from '../roles.js';
@@ -115,7 +116,8 @@ export async function simulateCommand(args: string[], defaultDataDir: string): P
       retrievalUrl: running.urls['key-retrieval']!,
       portalToken: config.claimTokens[0]!.token,
       hmacKey: config.retrieveHmacKey!,
-      publicKey: createPublicKey(createPrivateKey({ key: Buffer.from(config.ecdsaKey!, 'hex'), format: 'der', type: 'sec1' })),
+      // ECDSA_KEY as the servers read it: hex, or the path of a PEM file.
+      publicKey: loadExportSigner(config.ecdsaKey!).publicKey,
       region: config.region,
       setTime: (ms) => clock.set(ms),
     };

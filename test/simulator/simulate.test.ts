@@ -1,10 +1,12 @@
 // The end-to-end loop with a small population, against real servers on real Postgres.
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createPublicKey } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { throwawayDataDir } from '../../src/db/embedded.js';
+import { freePort } from '../helpers/global-postgres.js';
 import { compareMatches, simulate, type Servers } from '../../src/simulator/simulate.js';
 import { EXPORT_KEYS, PORTAL_TOKEN, RETRIEVE_HMAC_KEY, startSystem, type TestSystem } from '../helpers/servers.js';
 
@@ -74,6 +76,26 @@ describe('simulate', () => {
     child.stdout.on('data', (d) => (out += d));
     const code = await new Promise((resolve) => child.on('exit', resolve));
     expect(out).toContain('phones:                25');
+    expect(out).toContain('matches: correct');
+    expect(code).toBe(0);
+  });
+
+  it('starts its own servers from the command line when ECDSA_KEY is a PEM file', async () => {
+    const dataDir = await throwawayDataDir('simulate-pem-');
+    onTestFinished(() => rm(dataDir, { recursive: true, force: true }));
+    const keyFile = path.join(dataDir, 'export-key.pem');
+    const pem = createPrivateKey({ key: Buffer.from(EXPORT_KEYS.ecdsaKey, 'hex'), format: 'der', type: 'sec1' }).export({ format: 'pem', type: 'pkcs8' });
+    await writeFile(keyFile, pem);
+    const child = spawn(process.execPath, [path.resolve('dist/cli.js'), 'simulate', '--phones', '10', '--days', '3', '--positives', '0.2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ECDSA_KEY: keyFile, EMBEDDED_POSTGRES_PORT: String(await freePort()) },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(err).toBe('');
     expect(out).toContain('matches: correct');
     expect(code).toBe(0);
   });
