@@ -8,7 +8,7 @@ COPY package.json package-lock.json ./
 # Scripts stay off: the build below is explicit, and optional packages (the embedded
 # Postgres binaries) are not wanted in the image.
 RUN npm install --no-audit --no-fund --ignore-scripts --omit=optional
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY proto proto
 COPY src src
 RUN npm run build && npm prune --omit=dev --omit=optional --ignore-scripts

@@ -40,11 +40,23 @@ export async function claimedPhones(client, port, count) {
 /** 14 fresh keys of the last 14 days, as after a fortnight of use. */
 export function freshKeys(nowMs) {
   const today = Math.floor(nowMs / 600_000 / 144) * 144;
-  return Array.from({ length: KEYS_PER_UPLOAD }, (_, i) => ({ keyData: randomBytes(16), transmissionRiskLevel: 1, rollingStartIntervalNumber: today - i * 144, rollingPeriod: 144 }));
+  return Array.from({ length: KEYS_PER_UPLOAD }, (_, i) => ({
+    keyData: randomBytes(16),
+    transmissionRiskLevel: 1,
+    rollingStartIntervalNumber: today - i * 144,
+    rollingPeriod: 144,
+  }));
 }
 
 export function sealedUpload(phone, keys, nowMs) {
   const nonce = nacl.randomBytes(24);
-  const payload = nacl.box(Upload.encode({ timestamp: { seconds: Math.floor(nowMs / 1000) }, keys }).finish(), nonce, phone.serverPublicKey, phone.keypair.secretKey);
-  return Buffer.from(EncryptedUploadRequest.encode({ serverPublicKey: phone.serverPublicKey, appPublicKey: phone.keypair.publicKey, nonce, payload }).finish());
+  const payload = nacl.box(
+    Upload.encode({ timestamp: { seconds: Math.floor(nowMs / 1000) }, keys }).finish(),
+    nonce,
+    phone.serverPublicKey,
+    phone.keypair.secretKey,
+  );
+  return Buffer.from(
+    EncryptedUploadRequest.encode({ serverPublicKey: phone.serverPublicKey, appPublicKey: phone.keypair.publicKey, nonce, payload }).finish(),
+  );
 }

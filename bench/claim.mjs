@@ -2,12 +2,10 @@
 // (ban check, app key check, the claim transaction) directly with pg, in the same run.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { loadConfig } from '../dist/config.js';
-import { readClaimFailures } from '../dist/submission/claim-failures.js';
-import { appKeyRegistered, claimOneTimeCode } from '../dist/submission/store.js';
-import { submissionRules } from '../dist/submission/context.js';
+import { parseEnvironment, submissionSettings } from '../dist/config.js';
+import { appKeyRegistered, claimOneTimeCode, readClaimFailures } from '../dist/submission/store.js';
 import { claimRequest, issueCodes } from './app.mjs';
-import { measure, round, withServer } from './lib.mjs';
+import { measure, round, TOKEN, withServer } from './lib.mjs';
 
 export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64 } = {}) {
   return withServer('key-submission', { DATABASE_URL: postgresUrl }, concurrency, async (port, client) => {
@@ -18,7 +16,8 @@ export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64 
     const measured = await measure(claims, concurrency, async (i) => (await client.send(port, 'POST', '/claim-key', requests[i])).status === 200);
 
     const pool = new pg.Pool({ connectionString: postgresUrl, max: 20 });
-    const rules = submissionRules(loadConfig({}, '/'));
+    // The server's own defaults, as the role would load them.
+    const rules = submissionSettings(parseEnvironment({ KEY_CLAIM_TOKEN: `${TOKEN}=bench` }));
     const reference = await measure(claims, concurrency, async (i) => {
       const clientId = randomBytes(32).toString('hex');
       const appPublicKey = randomBytes(32);

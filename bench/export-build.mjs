@@ -21,7 +21,12 @@ export async function benchExportBuild(postgresUrl, { sizes = [100_000, 750_000]
       await db.query('VACUUM ANALYZE diagnosis_keys');
 
       const port = await freePort();
-      const server = spawnRole('key-retrieval', { DATABASE_URL: postgresUrl, BIND_ADDR: `127.0.0.1:${port}`, RETRIEVE_HMAC_KEY: secrets.retrieveHmacKey, ECDSA_KEY: secrets.ecdsaKey });
+      const server = spawnRole('key-retrieval', {
+        DATABASE_URL: postgresUrl,
+        BIND_ADDR: `127.0.0.1:${port}`,
+        RETRIEVE_HMAC_KEY: secrets.retrieveHmacKey,
+        ECDSA_KEY: secrets.ecdsaKey,
+      });
       let buildSeconds, fileBytes, idleMiB, peakMiB;
       try {
         await waitForPing(`http://127.0.0.1:${port}`);
@@ -45,7 +50,14 @@ export async function benchExportBuild(postgresUrl, { sizes = [100_000, 750_000]
           values: [day * 24, day * 24 + 24],
           rowMode: 'array',
         })
-      ).rows.map((r) => ({ keyData: r[0], rollingStartIntervalNumber: r[1], rollingPeriod: r[2], transmissionRiskLevel: r[3], reportType: 1, daysSinceOnsetOfSymptoms: 0 }));
+      ).rows.map((r) => ({
+        keyData: r[0],
+        rollingStartIntervalNumber: r[1],
+        rollingPeriod: r[2],
+        transmissionRiskLevel: r[3],
+        reportType: 1,
+        daysSinceOnsetOfSymptoms: 0,
+      }));
       const refStart = performance.now();
       const encoded = covidshield.TemporaryExposureKeyExport.encode({ keys: stored }).finish();
       const referenceSeconds = (performance.now() - refStart) / 1000;

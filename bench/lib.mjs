@@ -14,7 +14,7 @@ export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
     server.on('error', reject);
@@ -74,7 +74,7 @@ export async function insertKeys(db, count, hourOfSubmission, nowMs) {
 export async function peakRssMiB(pid) {
   const { readFile } = await import('node:fs/promises');
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
 }
 
 /** POST/GET over one keep-alive agent per benchmark, without fetch's per-request overhead. */
@@ -82,11 +82,14 @@ export function httpClient(concurrency) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const send = (port, method, path, body, headers = {}) =>
     new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, path, method, agent, headers: body ? { 'content-length': body.length, ...headers } : headers }, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port, path, method, agent, headers: body ? { 'content-length': body.length, ...headers } : headers },
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });

@@ -28,6 +28,7 @@ export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests
   await db.end();
 
   const env = { DATABASE_URL: postgresUrl, RETRIEVE_HMAC_KEY: secrets.retrieveHmacKey, ECDSA_KEY: secrets.ecdsaKey };
+  /** @type {import('node:child_process').ChildProcess | undefined} */
   let bare;
   try {
     return await withServer('key-retrieval', env, concurrency, async (port, client) => {
@@ -44,8 +45,11 @@ export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests
       const dir = await mkdtemp(path.join(tmpdir(), 'bare-'));
       await writeFile(path.join(dir, 'day.zip'), first.body);
       const barePort = await freePort();
-      bare = spawn(process.execPath, ['-e', BARE_SERVER, path.join(dir, 'day.zip'), String(barePort)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise((resolve) => bare.stdout.once('data', resolve));
+      const server = spawn(process.execPath, ['-e', BARE_SERVER, path.join(dir, 'day.zip'), String(barePort)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      bare = server;
+      await new Promise((resolve) => server.stdout.once('data', resolve));
       const reference = await measure(requests, concurrency, async () => {
         const r = await client.send(barePort, 'GET', '/');
         return r.status === 200 && r.body.length === size;

@@ -44,6 +44,8 @@ function verdict(name, r) {
       };
     case 'cold-start':
       return { target: '≤ 500 ms', met: Object.values(r.roles).every((role) => role.p50Ms <= 500) };
+    default:
+      throw new Error(`no target for benchmark ${name}`);
   }
 }
 
@@ -58,12 +60,25 @@ function describe(name, r) {
       return [`${rate(r.server)} (${r.keys} keys, ${(r.bytes / 1024).toFixed(0)} KiB)`, rate(r.reference), `${r.ratio}`];
     case 'export-build':
       return [
-        r.rows.map((x) => `${x.keys.toLocaleString('en')} keys: ${x.buildSeconds} s, peak RSS ${x.peakRssMiB} MiB (idle ${x.idleRssMiB}; limit ${x.rssLimitMiB}), file ${x.fileMiB} MiB`).join('<br>'),
+        r.rows
+          .map(
+            (x) =>
+              `${x.keys.toLocaleString('en')} keys: ${x.buildSeconds} s, peak RSS ${x.peakRssMiB} MiB (idle ${x.idleRssMiB}; limit ${x.rssLimitMiB}), file ${x.fileMiB} MiB`,
+          )
+          .join('<br>'),
         r.rows.map((x) => `${x.referenceSeconds} s`).join('<br>'),
         r.rows.map((x) => `${x.timeRatio}×`).join('<br>'),
       ];
     case 'cold-start':
-      return [Object.entries(r.roles).map(([role, t]) => `${role}: p50 ${t.p50Ms} ms (max ${t.maxMs})`).join('<br>'), `p50 ${r.reference.p50Ms} ms`, '–'];
+      return [
+        Object.entries(r.roles)
+          .map(([role, t]) => `${role}: p50 ${t.p50Ms} ms (max ${t.maxMs})`)
+          .join('<br>'),
+        `p50 ${r.reference.p50Ms} ms`,
+        '–',
+      ];
+    default:
+      throw new Error(`no description for benchmark ${name}`);
   }
 }
 
@@ -98,7 +113,9 @@ try {
   const table = [
     '| benchmark | this server | reference, same run | ratio | target | met |',
     '|---|---|---|---|---|---|',
-    ...names.map((name) => `| ${name} | ${describe(name, results[name]).join(' | ')} | ${results[name].target} | ${results[name].met ? 'yes' : '**no**'} |`),
+    ...names.map(
+      (name) => `| ${name} | ${describe(name, results[name]).join(' | ')} | ${results[name].target} | ${results[name].met ? 'yes' : '**no**'} |`,
+    ),
   ].join('\n');
   const header = `Machine: ${machine.cpu}, ${machine.memoryGiB} GiB; Node ${machine.node}; PostgreSQL ${machine.postgres}; ${machine.date.slice(0, 10)}.`;
   const markdownFile = smoke ? path.join(outDir, 'BENCHMARKS.md') : path.join(here, '..', 'BENCHMARKS.md');

@@ -2,11 +2,10 @@
 // database work (find the keypair, then the store transaction) issued directly with pg
 // at the same concurrency, in the same run.
 import pg from 'pg';
-import { loadConfig } from '../dist/config.js';
+import { parseEnvironment, submissionSettings } from '../dist/config.js';
 import { findValidKeypair, storeDiagnosisKeys } from '../dist/submission/store.js';
-import { submissionRules } from '../dist/submission/context.js';
 import { claimedPhones, freshKeys, KEYS_PER_UPLOAD, sealedUpload } from './app.mjs';
-import { measure, round, withServer } from './lib.mjs';
+import { measure, round, TOKEN, withServer } from './lib.mjs';
 
 const UPLOADS_PER_PHONE = 3; // 3 × 14 = 42 of the 43-key quota
 
@@ -15,7 +14,8 @@ export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 6
     const perRun = Math.ceil(uploads / UPLOADS_PER_PHONE);
     const phones = await claimedPhones(client, port, 2 * perRun);
     const now = Date.now();
-    const jobs = (list) => list.flatMap((phone) => Array.from({ length: UPLOADS_PER_PHONE }, () => ({ phone, keys: freshKeys(now) }))).slice(0, uploads);
+    const jobs = (list) =>
+      list.flatMap((phone) => Array.from({ length: UPLOADS_PER_PHONE }, () => ({ phone, keys: freshKeys(now) }))).slice(0, uploads);
     const serverJobs = jobs(phones.slice(0, perRun)).map((job) => sealedUpload(job.phone, job.keys, now));
     const referenceJobs = jobs(phones.slice(perRun));
 
@@ -26,12 +26,19 @@ export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 6
 
     // The reference: what the server asks of Postgres for each upload, from a pool as big as its own.
     const pool = new pg.Pool({ connectionString: postgresUrl, max: 20 });
-    const rules = submissionRules(loadConfig({}, '/'));
+    // The server's own defaults, as the role would load them.
+    const rules = submissionSettings(parseEnvironment({ KEY_CLAIM_TOKEN: `${TOKEN}=bench` }));
     const reference = await measure(referenceJobs.length, concurrency, async (i) => {
       const { phone, keys } = referenceJobs[i];
       const keypair = await findValidKeypair(pool, rules, phone.serverPublicKey, Date.now());
       if (!keypair) return false;
-      const stored = await storeDiagnosisKeys(pool, rules, phone.serverPublicKey, keys.map((k) => ({ ...k, keyData: Buffer.from(k.keyData) })), Date.now());
+      const stored = await storeDiagnosisKeys(
+        pool,
+        rules,
+        phone.serverPublicKey,
+        keys.map((k) => ({ ...k, keyData: Buffer.from(k.keyData) })),
+        Date.now(),
+      );
       return stored.stored;
     });
     await pool.end();

@@ -1,7 +1,19 @@
-// Environment → one typed, validated Config. Nothing else in the program reads process.env.
+// Environment → validated settings, parsed once, handed out in typed slices. Each part of
+// the program gets only the slice it needs (no module sees the secrets of another), and a
+// role's slices are all built before anything starts, so a missing or malformed variable
+// stops start-up with its name. Nothing else in the program reads process.env.
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { roleSpec, type Role } from './roles.js';
+import { checkRetention, type RetentionRules } from './protocol/retention.js';
 
-export type Role = 'key-submission' | 'key-retrieval' | 'migrate' | 'purge' | 'purger' | 'all';
+/** Thrown for a missing or malformed variable; its message names the variable. */
+export class ConfigError extends Error {}
+
+export type Environment = Record<string, string | undefined>;
+
+/** `<checkout>/.data`: where `all` keeps its embedded Postgres and development secrets. */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.data/', import.meta.url));
 
 export interface ClaimToken {
   token: string;
@@ -14,55 +26,6 @@ export interface ListenAddress {
   host: string | undefined;
   port: number | undefined;
 }
-
-export interface Config {
-  /** Postgres URL; undefined means "start the embedded Postgres". */
-  databaseUrl: string | undefined;
-  claimTokens: ClaimToken[];
-  retrieveHmacKey: Buffer | undefined;
-  ecdsaKey: string | undefined;
-  metricsUsername: string | undefined;
-  metricsPassword: string | undefined;
-  metricProvider: 'stdout' | 'pretty' | 'prometheus' | undefined;
-  tracerProvider: 'stdout' | 'pretty' | undefined;
-  /** Port of /metrics with METRIC_PROVIDER=prometheus. */
-  prometheusPort: number;
-  /** How often the stdout and pretty metric providers print. */
-  metricExportIntervalMs: number;
-  /** From BIND_ADDR, or HOST and PORT. */
-  listen: ListenAddress;
-  enableTestTools: boolean;
-  environment: string;
-  logLevel: string;
-  /** How many proxies in front of us append to X-Forwarded-For (protocol §6). */
-  trustedProxyHops: number;
-  corsAllowOrigin: string;
-  region: string;
-  maxConsecutiveClaimKeyFailures: number;
-  claimKeyBanDurationMs: number;
-  diagnosisKeyRetentionDays: number;
-  initialRemainingKeys: number;
-  encryptionKeyValidityDays: number;
-  oneTimeCodeExpiryMinutes: number;
-  purgeIntervalMs: number;
-  enableEntirePeriodBundle: boolean;
-  disableCurrentDateCheck: boolean;
-  /** Export files: region label and the signature info Apple and Google registered. */
-  exportRegion: string;
-  exportKeyId: string;
-  exportKeyVersion: string;
-  exportSignatureAlgorithm: string;
-  exposureConfigurationDir: string | undefined;
-  exportCacheBytes: number;
-  /** Retention settings below the protocol's, allowed by ALLOW_SHORT_RETENTION; logged at start. */
-  shortRetention: string[];
-  embeddedPostgresPort: number;
-  dataDir: string;
-  build: { branch: string; revision: string };
-}
-
-/** Thrown for a missing or malformed variable; its message names the variable. */
-export class ConfigError extends Error {}
 
 const TOKEN = /^[\x21-\x7e]{20,63}$/;
 
@@ -97,8 +60,11 @@ const hexKey = (minChars: number) =>
     .transform((s) => Buffer.from(s, 'hex'));
 
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
-const positiveInt = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().positive());
+const wholeNumber = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number);
+const positiveInt = wholeNumber.pipe(z.number().int().positive());
+const smallPositiveInt = positiveInt.pipe(z.number().max(32767));
 const port = z.string().regex(/^\d+$/, 'must be a port number').transform(Number).pipe(z.number().int().min(0).max(65535));
+const text = z.string().min(1);
 
 const bindAddr = z.string().transform((raw, ctx): ListenAddress => {
   const colon = raw.lastIndexOf(':');
@@ -112,139 +78,231 @@ const bindAddr = z.string().transform((raw, ctx): ListenAddress => {
   return { host: host === '' ? '0.0.0.0' : host, port: parsed };
 });
 
-const optional = <T extends z.ZodTypeAny>(schema: T) => schema.optional();
-
-const schema = z.object({
-  DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),
-  KEY_CLAIM_TOKEN: optional(claimTokens),
-  RETRIEVE_HMAC_KEY: optional(hexKey(64)),
-  ECDSA_KEY: optional(z.string().min(1)),
-  METRICS_USERNAME: optional(z.string().min(10, 'must be at least 10 characters')),
-  METRICS_PASSWORD: optional(z.string().min(10, 'must be at least 10 characters')),
-  METRIC_PROVIDER: optional(z.enum(['stdout', 'pretty', 'prometheus'])),
-  TRACER_PROVIDER: optional(z.enum(['stdout', 'pretty'])),
-  PROMETHEUS_PORT: optional(port),
-  METRIC_EXPORT_INTERVAL_SECONDS: optional(positiveInt),
-  BIND_ADDR: optional(bindAddr),
-  PORT: optional(port),
-  HOST: optional(z.string().min(1)),
-  ENABLE_TEST_TOOLS: optional(flag),
-  ENV: optional(z.string()),
-  LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
-  TRUSTED_PROXY_HOPS: optional(z.string().regex(/^\d+$/, 'must be a whole number').transform(Number)),
-  CORS_ACCESS_CONTROL_ALLOW_ORIGIN: optional(z.string().min(1)),
-  REGION: optional(z.string().regex(/^\d{3}$/, 'must be 3 digits')),
-  MAX_CONSECUTIVE_CLAIM_KEY_FAILURES: optional(positiveInt.pipe(z.number().max(32767))),
-  CLAIM_KEY_BAN_DURATION_HOURS: optional(positiveInt),
-  MAX_DIAGNOSIS_KEY_RETENTION_DAYS: optional(positiveInt),
-  INITIAL_REMAINING_KEYS: optional(positiveInt.pipe(z.number().max(32767))),
-  ENCRYPTION_KEY_VALIDITY_DAYS: optional(positiveInt),
-  ONE_TIME_CODE_EXPIRY_IN_MINUTES: optional(positiveInt),
-  PURGE_INTERVAL_SECONDS: optional(positiveInt),
-  ALLOW_SHORT_RETENTION: optional(flag),
-  ENABLE_ENTIRE_PERIOD_BUNDLE: optional(flag),
-  DISABLE_CURRENT_DATE_CHECK: optional(flag),
-  EXPORT_REGION: optional(z.string().min(1)),
-  EXPORT_KEY_ID: optional(z.string().min(1)),
-  EXPORT_KEY_VERSION: optional(z.string().min(1)),
-  EXPORT_SIGNATURE_ALGORITHM: optional(z.string().min(1)),
-  EXPOSURE_CONFIGURATION_DIR: optional(z.string().min(1)),
-  EXPORT_CACHE_MB: optional(positiveInt),
-  EMBEDDED_POSTGRES_PORT: optional(port),
-  DATA_DIR: optional(z.string().min(1)),
-  BUILD_BRANCH: optional(z.string()),
-  BUILD_REVISION: optional(z.string()),
+/** Every variable the server reads, with its default: README.md lists them. */
+const variables = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  EMBEDDED_POSTGRES_PORT: port.default(54320),
+  DATA_DIR: text.optional(),
+  KEY_CLAIM_TOKEN: claimTokens.optional(),
+  RETRIEVE_HMAC_KEY: hexKey(64).optional(),
+  ECDSA_KEY: text.optional(),
+  METRICS_USERNAME: z.string().min(10, 'must be at least 10 characters').optional(),
+  METRICS_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
+  METRIC_PROVIDER: z.enum(['stdout', 'pretty', 'prometheus']).optional(),
+  TRACER_PROVIDER: z.enum(['stdout', 'pretty']).optional(),
+  PROMETHEUS_PORT: port.default(2222),
+  METRIC_EXPORT_INTERVAL_SECONDS: positiveInt.default(60),
+  BIND_ADDR: bindAddr.optional(),
+  PORT: port.optional(),
+  HOST: text.optional(),
+  ENABLE_TEST_TOOLS: flag.default(false),
+  ENV: z.string().default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUSTED_PROXY_HOPS: wholeNumber.default(1),
+  CORS_ACCESS_CONTROL_ALLOW_ORIGIN: text.default('*'),
+  REGION: z
+    .string()
+    .regex(/^\d{3}$/, 'must be 3 digits')
+    .default('302'),
+  MAX_CONSECUTIVE_CLAIM_KEY_FAILURES: smallPositiveInt.default(50),
+  CLAIM_KEY_BAN_DURATION_HOURS: positiveInt.default(1),
+  MAX_DIAGNOSIS_KEY_RETENTION_DAYS: positiveInt.default(15),
+  INITIAL_REMAINING_KEYS: smallPositiveInt.default(43),
+  ENCRYPTION_KEY_VALIDITY_DAYS: positiveInt.default(15),
+  ONE_TIME_CODE_EXPIRY_IN_MINUTES: positiveInt.default(1440),
+  PURGE_INTERVAL_SECONDS: positiveInt.default(30),
+  ALLOW_SHORT_RETENTION: flag.default(false),
+  ENABLE_ENTIRE_PERIOD_BUNDLE: flag.default(true),
+  DISABLE_CURRENT_DATE_CHECK: flag.default(true),
+  EXPORT_REGION: text.default('CA'),
+  EXPORT_KEY_ID: text.default('302'),
+  EXPORT_KEY_VERSION: text.default('v1'),
+  EXPORT_SIGNATURE_ALGORITHM: text.default('1.2.840.10045.4.3.2'),
+  EXPOSURE_CONFIGURATION_DIR: text.optional(),
+  EXPORT_CACHE_MB: positiveInt.default(256),
+  BUILD_BRANCH: z.string().default('unknown'),
+  BUILD_REVISION: z.string().default('unknown'),
 });
 
-export type Environment = Record<string, string | undefined>;
+/** The environment, parsed: every variable in its final type, defaults filled in. */
+export type Variables = z.output<typeof variables>;
 
 /** Parses the environment once. Empty strings count as unset, as shells often export them. */
-export function loadConfig(env: Environment, defaultDataDir: string): Config {
+export function parseEnvironment(env: Environment): Variables {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(present);
+  const result = variables.safeParse(present);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
   }
-  const e = result.data;
-  const config: Config = {
-    databaseUrl: e.DATABASE_URL,
-    claimTokens: e.KEY_CLAIM_TOKEN ?? [],
-    retrieveHmacKey: e.RETRIEVE_HMAC_KEY,
-    ecdsaKey: e.ECDSA_KEY,
-    metricsUsername: e.METRICS_USERNAME,
-    metricsPassword: e.METRICS_PASSWORD,
-    metricProvider: e.METRIC_PROVIDER,
-    tracerProvider: e.TRACER_PROVIDER,
-    prometheusPort: e.PROMETHEUS_PORT ?? 2222,
-    metricExportIntervalMs: (e.METRIC_EXPORT_INTERVAL_SECONDS ?? 60) * 1000,
-    listen: e.BIND_ADDR ?? { host: e.HOST, port: e.PORT },
-    enableTestTools: e.ENABLE_TEST_TOOLS ?? false,
-    environment: e.ENV ?? 'development',
-    logLevel: e.LOG_LEVEL ?? 'info',
-    trustedProxyHops: e.TRUSTED_PROXY_HOPS ?? 1,
-    corsAllowOrigin: e.CORS_ACCESS_CONTROL_ALLOW_ORIGIN ?? '*',
-    region: e.REGION ?? '302',
-    maxConsecutiveClaimKeyFailures: e.MAX_CONSECUTIVE_CLAIM_KEY_FAILURES ?? 50,
-    claimKeyBanDurationMs: (e.CLAIM_KEY_BAN_DURATION_HOURS ?? 1) * 3_600_000,
-    diagnosisKeyRetentionDays: e.MAX_DIAGNOSIS_KEY_RETENTION_DAYS ?? 15,
-    initialRemainingKeys: e.INITIAL_REMAINING_KEYS ?? 43,
-    encryptionKeyValidityDays: e.ENCRYPTION_KEY_VALIDITY_DAYS ?? 15,
-    oneTimeCodeExpiryMinutes: e.ONE_TIME_CODE_EXPIRY_IN_MINUTES ?? 1440,
-    purgeIntervalMs: (e.PURGE_INTERVAL_SECONDS ?? 30) * 1000,
-    enableEntirePeriodBundle: e.ENABLE_ENTIRE_PERIOD_BUNDLE ?? true,
-    disableCurrentDateCheck: e.DISABLE_CURRENT_DATE_CHECK ?? true,
-    exportRegion: e.EXPORT_REGION ?? 'CA',
-    exportKeyId: e.EXPORT_KEY_ID ?? '302',
-    exportKeyVersion: e.EXPORT_KEY_VERSION ?? 'v1',
-    exportSignatureAlgorithm: e.EXPORT_SIGNATURE_ALGORITHM ?? '1.2.840.10045.4.3.2',
-    exposureConfigurationDir: e.EXPOSURE_CONFIGURATION_DIR,
-    exportCacheBytes: (e.EXPORT_CACHE_MB ?? 256) * 1024 * 1024,
-    shortRetention: [],
-    embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT ?? 54320,
-    dataDir: e.DATA_DIR ?? defaultDataDir,
-    build: { branch: e.BUILD_BRANCH ?? 'unknown', revision: e.BUILD_REVISION ?? 'unknown' },
-  };
-  config.shortRetention = checkRetention(config, e.ALLOW_SHORT_RETENTION ?? false);
-  if (config.enableTestTools && config.environment === 'production') {
-    throw new ConfigError('ENABLE_TEST_TOOLS: test tools are refused when ENV=production');
-  }
-  return config;
+  const v = result.data;
+  if (v.ENABLE_TEST_TOOLS && v.ENV === 'production') throw new ConfigError('ENABLE_TEST_TOOLS: test tools are refused when ENV=production');
+  return v;
 }
 
-const MAX_RETENTION_DAYS = 21;
+// The slices. Each names what one part of the program needs, in the units it uses.
+
+export interface DatabaseSettings {
+  /** Postgres URL; undefined means "start the embedded Postgres". */
+  url: string | undefined;
+  embeddedPostgresPort: number;
+  dataDir: string;
+}
+
+export interface TelemetrySettings {
+  metricProvider: 'stdout' | 'pretty' | 'prometheus' | undefined;
+  tracerProvider: 'stdout' | 'pretty' | undefined;
+  /** Port of /metrics with METRIC_PROVIDER=prometheus. */
+  prometheusPort: number;
+  /** How often the stdout and pretty metric providers print. */
+  metricExportIntervalMs: number;
+}
+
+/** What both HTTP servers share: where they listen, /services/* (protocol §4.4). */
+export interface ServiceSettings {
+  listen: ListenAddress;
+  build: { branch: string; revision: string };
+  featureFlags: { enableEntirePeriodBundle: boolean; disableCurrentDateCheck: boolean };
+}
+
+export interface SubmissionSettings {
+  /** Never empty. */
+  claimTokens: ClaimToken[];
+  /** The region of keypairs, and so of their keys. */
+  region: string;
+  /** How many proxies in front of us append to X-Forwarded-For (protocol §6). */
+  trustedProxyHops: number;
+  corsAllowOrigin: string;
+  maxConsecutiveClaimKeyFailures: number;
+  claimKeyBanDurationMs: number;
+  initialRemainingKeys: number;
+  oneTimeCodeExpiryMinutes: number;
+  encryptionKeyValidityDays: number;
+  enableTestTools: boolean;
+}
+
+export interface RetrievalSettings {
+  retrieveHmacKey: Buffer;
+  /** Hex of a SEC1 DER P-256 private key, or the path of a PEM file. */
+  ecdsaKey: string;
+  /** Export files: region label and the signature info Apple and Google registered. */
+  exportRegion: string;
+  exportKeyId: string;
+  exportKeyVersion: string;
+  exportSignatureAlgorithm: string;
+  enableEntirePeriodBundle: boolean;
+  disableCurrentDateCheck: boolean;
+  exposureConfigurationDir: string | undefined;
+  exportCacheBytes: number;
+  /** Basic auth of /events; without both, /events answers 401 to everyone. */
+  eventsUsername: string | undefined;
+  eventsPassword: string | undefined;
+}
+
+export interface PurgeSettings extends RetentionRules {
+  intervalMs: number;
+}
+
+/** A role's configuration: the shared slices, and the slice of each part the role runs. */
+export interface Config {
+  logLevel: string;
+  database: DatabaseSettings;
+  telemetry: TelemetrySettings;
+  service: ServiceSettings;
+  submission?: SubmissionSettings;
+  retrieval?: RetrievalSettings;
+  purge?: PurgeSettings;
+  /** Retention settings below the protocol's, allowed by ALLOW_SHORT_RETENTION; logged at start. */
+  shortRetention: string[];
+}
+
+export function serviceSettings(v: Variables): ServiceSettings {
+  return {
+    listen: v.BIND_ADDR ?? { host: v.HOST, port: v.PORT },
+    build: { branch: v.BUILD_BRANCH, revision: v.BUILD_REVISION },
+    featureFlags: { enableEntirePeriodBundle: v.ENABLE_ENTIRE_PERIOD_BUNDLE, disableCurrentDateCheck: v.DISABLE_CURRENT_DATE_CHECK },
+  };
+}
+
+function retentionRules(v: Variables): RetentionRules {
+  return {
+    diagnosisKeyRetentionDays: v.MAX_DIAGNOSIS_KEY_RETENTION_DAYS,
+    encryptionKeyValidityDays: v.ENCRYPTION_KEY_VALIDITY_DAYS,
+    oneTimeCodeExpiryMinutes: v.ONE_TIME_CODE_EXPIRY_IN_MINUTES,
+    claimKeyBanDurationMs: v.CLAIM_KEY_BAN_DURATION_HOURS * 3_600_000,
+    initialRemainingKeys: v.INITIAL_REMAINING_KEYS,
+  };
+}
+
+export function submissionSettings(v: Variables): SubmissionSettings {
+  if (!v.KEY_CLAIM_TOKEN) throw new ConfigError('KEY_CLAIM_TOKEN: required (token=label[:token=label…])');
+  const retention = retentionRules(v);
+  return {
+    claimTokens: v.KEY_CLAIM_TOKEN,
+    region: v.REGION,
+    trustedProxyHops: v.TRUSTED_PROXY_HOPS,
+    corsAllowOrigin: v.CORS_ACCESS_CONTROL_ALLOW_ORIGIN,
+    maxConsecutiveClaimKeyFailures: v.MAX_CONSECUTIVE_CLAIM_KEY_FAILURES,
+    claimKeyBanDurationMs: retention.claimKeyBanDurationMs,
+    initialRemainingKeys: retention.initialRemainingKeys,
+    oneTimeCodeExpiryMinutes: retention.oneTimeCodeExpiryMinutes,
+    encryptionKeyValidityDays: retention.encryptionKeyValidityDays,
+    enableTestTools: v.ENABLE_TEST_TOOLS,
+  };
+}
+
+export function retrievalSettings(v: Variables): RetrievalSettings {
+  if (!v.RETRIEVE_HMAC_KEY) throw new ConfigError('RETRIEVE_HMAC_KEY: required (hex, at least 64 characters)');
+  if (!v.ECDSA_KEY) throw new ConfigError('ECDSA_KEY: required (hex SEC1 DER P-256 private key, or a PEM file path)');
+  return {
+    retrieveHmacKey: v.RETRIEVE_HMAC_KEY,
+    ecdsaKey: v.ECDSA_KEY,
+    exportRegion: v.EXPORT_REGION,
+    exportKeyId: v.EXPORT_KEY_ID,
+    exportKeyVersion: v.EXPORT_KEY_VERSION,
+    exportSignatureAlgorithm: v.EXPORT_SIGNATURE_ALGORITHM,
+    enableEntirePeriodBundle: v.ENABLE_ENTIRE_PERIOD_BUNDLE,
+    disableCurrentDateCheck: v.DISABLE_CURRENT_DATE_CHECK,
+    exposureConfigurationDir: v.EXPOSURE_CONFIGURATION_DIR,
+    exportCacheBytes: v.EXPORT_CACHE_MB * 1024 * 1024,
+    eventsUsername: v.METRICS_USERNAME,
+    eventsPassword: v.METRICS_PASSWORD,
+  };
+}
+
+export function purgeSettings(v: Variables): PurgeSettings {
+  return { ...retentionRules(v), intervalMs: v.PURGE_INTERVAL_SECONDS * 1000 };
+}
 
 /**
- * Nothing may be kept past 21 days. Shorter than the protocol is allowed only on purpose
- * (ALLOW_SHORT_RETENTION=true): phones that have not yet downloaded a key, or a patient
- * who has not yet uploaded, would lose it. Returns the settings that are shorter.
+ * The configuration of `role`: every slice it needs, each required variable checked.
+ * Retention is checked for every role, as no process may keep data past 21 days.
  */
-function checkRetention(config: Config, allowShort: boolean): string[] {
-  // A key submitted in hour (D−R)·24 is kept until day D+R+1 begins: up to R+1 days.
-  const settings = [
-    { name: 'MAX_DIAGNOSIS_KEY_RETENTION_DAYS', value: config.diagnosisKeyRetentionDays, protocol: 15, keptDays: config.diagnosisKeyRetentionDays + 1 },
-    { name: 'ENCRYPTION_KEY_VALIDITY_DAYS', value: config.encryptionKeyValidityDays, protocol: 15, keptDays: config.encryptionKeyValidityDays },
-    { name: 'ONE_TIME_CODE_EXPIRY_IN_MINUTES', value: config.oneTimeCodeExpiryMinutes, protocol: 1440, keptDays: config.oneTimeCodeExpiryMinutes / 1440 },
-    { name: 'CLAIM_KEY_BAN_DURATION_HOURS', value: config.claimKeyBanDurationMs / 3_600_000, protocol: 1, keptDays: config.claimKeyBanDurationMs / 86_400_000 },
-  ];
-  const short: string[] = [];
-  for (const s of settings) {
-    if (s.keptDays > MAX_RETENTION_DAYS) throw new ConfigError(`${s.name}: ${s.value} would keep data past ${MAX_RETENTION_DAYS} days`);
-    if (s.value < s.protocol) {
-      if (!allowShort) throw new ConfigError(`${s.name}: ${s.value} is shorter than the protocol's ${s.protocol}; set ALLOW_SHORT_RETENTION=true to mean it`);
-      short.push(`${s.name}=${s.value} (protocol: ${s.protocol})`);
-    }
+export function loadConfig(env: Environment, role: Role): Config {
+  const v = parseEnvironment(env);
+  const spec = roleSpec(role);
+  let shortRetention: string[];
+  try {
+    shortRetention = checkRetention(retentionRules(v), v.ALLOW_SHORT_RETENTION);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
-  return short;
-}
-
-/** Checks what a role cannot run without; the message names the variable. */
-export function requireForRole(config: Config, role: Role): void {
-  if ((role === 'key-submission' || role === 'all') && config.claimTokens.length === 0) {
-    throw new ConfigError('KEY_CLAIM_TOKEN: required (token=label[:token=label…])');
-  }
-  if (role === 'key-retrieval' || role === 'all') {
-    if (!config.retrieveHmacKey) throw new ConfigError('RETRIEVE_HMAC_KEY: required (hex, at least 64 characters)');
-    if (!config.ecdsaKey) throw new ConfigError('ECDSA_KEY: required (hex SEC1 DER P-256 private key, or a PEM file path)');
-  }
+  return {
+    logLevel: v.LOG_LEVEL,
+    database: { url: v.DATABASE_URL, embeddedPostgresPort: v.EMBEDDED_POSTGRES_PORT, dataDir: v.DATA_DIR ?? DEFAULT_DATA_DIR },
+    telemetry: {
+      metricProvider: v.METRIC_PROVIDER,
+      tracerProvider: v.TRACER_PROVIDER,
+      prometheusPort: v.PROMETHEUS_PORT,
+      metricExportIntervalMs: v.METRIC_EXPORT_INTERVAL_SECONDS * 1000,
+    },
+    service: serviceSettings(v),
+    ...(spec.servers.includes('key-submission') ? { submission: submissionSettings(v) } : {}),
+    ...(spec.servers.includes('key-retrieval') ? { retrieval: retrievalSettings(v) } : {}),
+    ...(spec.purge !== 'never' ? { purge: purgeSettings(v) } : {}),
+    shortRetention,
+  };
 }

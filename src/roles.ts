@@ -1,105 +1,85 @@
-// Starting a role: database, migrations, the purge, servers, and an orderly stop.
-import type { FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
-import { ConfigError, type Config, type Role } from './config.js';
-import { startEmbeddedPostgres } from './db/embedded.js';
-import { migrate } from './db/migrate.js';
-import { closePool, openPool, type Pool } from './db/pool.js';
-import { systemClock, type Clock } from './protocol/time.js';
-import { purgeOnce, startPurgeLoop } from './purge/purge.js';
-import { startTelemetry } from './telemetry/telemetry.js';
-import { traceQueries } from './telemetry/tracing.js';
+// The roles of `diagnosis-server <role>`: one table that the command line and its usage
+// text, configuration, start-up and the container healthcheck all read. Kept free of
+// imports so that the healthcheck loads nothing else.
 
-export interface Running {
-  /** Base URL per server role, e.g. { 'key-submission': 'http://127.0.0.1:8000' }. */
-  urls: Partial<Record<'key-submission' | 'key-retrieval' | 'metrics', string>>;
-  stop(): Promise<void>;
+export type Server = 'key-submission' | 'key-retrieval';
+
+export interface RoleSpec {
+  /** One line of the usage text. */
+  summary: string;
+  /** The HTTP servers it runs; their settings are required, and the healthcheck pings the first. */
+  servers: readonly Server[];
+  /** Applies migrations before anything else (retrieval may run on a read replica: it never writes). */
+  migrates: boolean;
+  /** The retention purge: never, once and exit, or once and then every PURGE_INTERVAL_SECONDS. */
+  purge: 'never' | 'once' | 'loop';
+  /** Runs until stopped; otherwise it does its work and exits. */
+  stays: boolean;
+  /** For one person's machine: loopback only, development secrets, embedded Postgres. */
+  local?: boolean;
 }
 
-async function listen(app: FastifyInstance, host: string, port: number): Promise<string> {
-  await app.listen({ host, port });
-  const address = app.server.address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
-  const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-  return `http://${shownHost}:${actualPort}`;
+export const ROLES = {
+  'key-submission': {
+    summary: 'one-time codes, key claim and uploads (port 8000)',
+    servers: ['key-submission'],
+    migrates: true,
+    purge: 'loop',
+    stays: true,
+  },
+  'key-retrieval': {
+    summary: 'signed key files for phones, through a CDN (port 8001)',
+    servers: ['key-retrieval'],
+    migrates: false,
+    purge: 'never',
+    stays: true,
+  },
+  migrate: { summary: 'apply database migrations and exit', servers: [], migrates: true, purge: 'never', stays: false },
+  purge: {
+    summary: 'run the retention purge once and exit (for a cron job or scheduled task)',
+    servers: [],
+    migrates: true,
+    purge: 'once',
+    stays: false,
+  },
+  purger: { summary: 'run the retention purge every PURGE_INTERVAL_SECONDS until stopped', servers: [], migrates: true, purge: 'loop', stays: true },
+  all: {
+    summary: 'every role in one process, for local use (embedded Postgres by default)',
+    servers: ['key-submission', 'key-retrieval'],
+    migrates: true,
+    purge: 'loop',
+    stays: true,
+    local: true,
+  },
+} as const satisfies Record<string, RoleSpec>;
+
+export type Role = keyof typeof ROLES;
+
+export function isRole(name: string): name is Role {
+  return Object.hasOwn(ROLES, name);
 }
 
-// `all` is for one person's machine, and prints development secrets: it stays on loopback.
-// The server roles run in containers, where the address that counts is not loopback.
-const LOCAL_HOST = '127.0.0.1';
-const ALL_INTERFACES = '0.0.0.0';
-const DEFAULT_SUBMISSION_PORT = 8000;
-const DEFAULT_RETRIEVAL_PORT = 8001;
-
-// Each role loads only its own modules (the other server's, the signing library): a
-// smaller process that starts faster.
-async function exportSigner(config: Config) {
-  const { loadExportSigner } = await import('./crypto/export-signer.js');
-  try {
-    return loadExportSigner(config.ecdsaKey!);
-  } catch (err) {
-    throw new ConfigError(`ECDSA_KEY: ${(err as Error).message}`);
-  }
+export function roleSpec(role: Role): RoleSpec {
+  return ROLES[role];
 }
 
-export async function startRole(role: Role, config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
-  // A bad signing key stops start-up before anything is started.
-  const signer = role === 'key-retrieval' || role === 'all' ? await exportSigner(config) : undefined;
-  const stops: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const stop of [...stops].reverse()) await stop().catch((err: unknown) => log.warn({ err: String(err) }, 'stop failed'));
-  };
-  try {
-    const host = config.listen.host ?? (role === 'all' ? LOCAL_HOST : ALL_INTERFACES);
-    const telemetry = await startTelemetry(config, log, host);
-    stops.push(() => telemetry.shutdown());
-    let url = config.databaseUrl;
-    if (url === undefined) {
-      const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort, log });
-      stops.push(embedded.stop);
-      url = embedded.url;
-    }
-    const pool: Pool = await openPool(url, log);
-    stops.push(() => closePool(pool));
-    if (telemetry.tracer) traceQueries(pool, telemetry.tracer);
-    telemetry.metrics.observeDatabase(pool);
+const DEFAULT_PORTS: Record<Server, number> = { 'key-submission': 8000, 'key-retrieval': 8001 };
 
-    if (role !== 'key-retrieval') await migrate(pool, log);
-    if (config.shortRetention.length > 0 && role !== 'key-retrieval') {
-      log.warn({ settings: config.shortRetention }, 'retention shorter than the protocol (ALLOW_SHORT_RETENTION)');
-    }
+/**
+ * The port a server of `role` listens on. PORT (or BIND_ADDR) names the role's first
+ * server's port, and a second server takes the next one (0 stays 0: any free port).
+ */
+export function serverPort(role: Role, server: Server, configuredPort: number | undefined): number {
+  const { servers } = roleSpec(role);
+  const index = Math.max(0, servers.indexOf(server));
+  if (configuredPort === 0) return 0;
+  if (configuredPort !== undefined) return configuredPort + index;
+  return index === 0 ? DEFAULT_PORTS[server] : DEFAULT_PORTS[servers[0]!] + index;
+}
 
-    // The purge runs once before submission listens, then on its interval (protocol §9).
-    if (role === 'purge' || role === 'purger' || role === 'key-submission' || role === 'all') {
-      await purgeOnce(pool, config, clock, log, telemetry.metrics);
-    }
-    if (role === 'purger' || role === 'key-submission' || role === 'all') {
-      const loop = startPurgeLoop(pool, config, clock, log, telemetry.metrics);
-      stops.push(() => loop.stop());
-    }
-
-    const urls: Running['urls'] = telemetry.metricsUrl ? { metrics: telemetry.metricsUrl } : {};
-    const submissionPort = config.listen.port ?? DEFAULT_SUBMISSION_PORT;
-
-    if (role === 'key-submission' || role === 'all') {
-      const { buildSubmissionServer } = await import('./submission/app.js');
-      const { submissionRules } = await import('./submission/context.js');
-      const app = buildSubmissionServer({ config, pool, clock, log, rules: submissionRules(config), telemetry });
-      stops.push(() => app.close());
-      urls['key-submission'] = await listen(app, host, submissionPort);
-    }
-    if (role === 'key-retrieval' || role === 'all') {
-      // In `all`, retrieval sits on the port after submission's.
-      const port = role === 'all' ? (submissionPort === 0 ? 0 : submissionPort + 1) : (config.listen.port ?? DEFAULT_RETRIEVAL_PORT);
-      const { buildRetrievalServer } = await import('./retrieval/app.js');
-      const { ExportCache } = await import('./exports/cache.js');
-      const app = buildRetrievalServer({ config, pool, clock, log, signer: signer!, cache: new ExportCache(config.exportCacheBytes), telemetry });
-      stops.push(() => app.close());
-      urls['key-retrieval'] = await listen(app, host, port);
-    }
-    return { urls, stop: stopAll };
-  } catch (err) {
-    await stopAll();
-    throw err;
-  }
+/** The usage text's list of roles. */
+export function roleUsage(): string {
+  return Object.entries(ROLES)
+    .map(([name, spec]) => `  ${name.padEnd(16)} ${spec.summary}`)
+    .join('\n');
 }

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, requireForRole } from '../src/config.js';
+import { ConfigError, loadConfig, type Config } from '../src/config.js';
+import type { Role } from '../src/roles.js';
 
 const TOKEN = 'a'.repeat(20);
-const load = (env: Record<string, string>) => loadConfig(env, '/data');
-const failure = (env: Record<string, string>) => {
+const HMAC_KEY = 'ab'.repeat(32);
+/** What `all` requires, so that every slice is built. */
+const EVERYTHING = { KEY_CLAIM_TOKEN: `${TOKEN}=portal`, RETRIEVE_HMAC_KEY: HMAC_KEY, ECDSA_KEY: 'ab' };
+const load = (env: Record<string, string>, role: Role = 'all'): Config => loadConfig({ ...EVERYTHING, ...env }, role);
+const failure = (env: Record<string, string>, role: Role = 'all') => {
   try {
-    load(env);
+    load(env, role);
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     return (err as Error).message;
@@ -16,25 +20,31 @@ const failure = (env: Record<string, string>) => {
 describe('configuration', () => {
   it('has the protocol defaults', () => {
     const config = load({});
-    expect(config).toMatchObject({
+    expect(config.submission).toMatchObject({
       maxConsecutiveClaimKeyFailures: 50,
+      claimKeyBanDurationMs: 3_600_000,
+      initialRemainingKeys: 43,
+      encryptionKeyValidityDays: 15,
+      oneTimeCodeExpiryMinutes: 1440,
+      region: '302',
+      trustedProxyHops: 1,
+    });
+    expect(config.purge).toMatchObject({
       claimKeyBanDurationMs: 3_600_000,
       diagnosisKeyRetentionDays: 15,
       initialRemainingKeys: 43,
       encryptionKeyValidityDays: 15,
       oneTimeCodeExpiryMinutes: 1440,
-      purgeIntervalMs: 30_000,
-      region: '302',
-      enableEntirePeriodBundle: true,
-      disableCurrentDateCheck: true,
-      trustedProxyHops: 1,
-      listen: { host: undefined, port: undefined },
-      databaseUrl: undefined,
+      intervalMs: 30_000,
     });
+    expect(config.retrieval).toMatchObject({ enableEntirePeriodBundle: true, disableCurrentDateCheck: true });
+    expect(config.service.featureFlags).toEqual({ enableEntirePeriodBundle: true, disableCurrentDateCheck: true });
+    expect(config.service.listen).toEqual({ host: undefined, port: undefined });
+    expect(config.database.url).toBeUndefined();
   });
 
   it('parses KEY_CLAIM_TOKEN pairs', () => {
-    expect(load({ KEY_CLAIM_TOKEN: `${TOKEN}=ontario:${'b'.repeat(63)}=302` }).claimTokens).toEqual([
+    expect(load({ KEY_CLAIM_TOKEN: `${TOKEN}=ontario:${'b'.repeat(63)}=302` }).submission!.claimTokens).toEqual([
       { token: TOKEN, label: 'ontario' },
       { token: 'b'.repeat(63), label: '302' },
     ]);
@@ -58,35 +68,53 @@ describe('configuration', () => {
 
   it('prefers BIND_ADDR to PORT', () => {
     // PORT alone leaves the host to the role: loopback for `all`, every interface for servers.
-    expect(load({ PORT: '9000' }).listen).toEqual({ host: undefined, port: 9000 });
-    expect(load({ PORT: '9000', HOST: '::' }).listen).toEqual({ host: '::', port: 9000 });
-    expect(load({ PORT: '9000', BIND_ADDR: '127.0.0.1:9100' }).listen).toEqual({ host: '127.0.0.1', port: 9100 });
-    expect(load({ BIND_ADDR: '[::1]:9100' }).listen).toEqual({ host: '::1', port: 9100 });
+    expect(load({ PORT: '9000' }).service.listen).toEqual({ host: undefined, port: 9000 });
+    expect(load({ PORT: '9000', HOST: '::' }).service.listen).toEqual({ host: '::', port: 9000 });
+    expect(load({ PORT: '9000', BIND_ADDR: '127.0.0.1:9100' }).service.listen).toEqual({ host: '127.0.0.1', port: 9100 });
+    expect(load({ BIND_ADDR: '[::1]:9100' }).service.listen).toEqual({ host: '::1', port: 9100 });
   });
 
   it('refuses retention past 21 days, and shorter than the protocol unless meant', () => {
     expect(failure({ MAX_DIAGNOSIS_KEY_RETENTION_DAYS: '21' })).toMatch(/^MAX_DIAGNOSIS_KEY_RETENTION_DAYS: 21 would keep data past 21 days/);
-    expect(load({ MAX_DIAGNOSIS_KEY_RETENTION_DAYS: '20' }).diagnosisKeyRetentionDays).toBe(20);
+    expect(load({ MAX_DIAGNOSIS_KEY_RETENTION_DAYS: '20' }).purge!.diagnosisKeyRetentionDays).toBe(20);
     expect(failure({ ENCRYPTION_KEY_VALIDITY_DAYS: '22' })).toMatch(/^ENCRYPTION_KEY_VALIDITY_DAYS: /);
     expect(failure({ ONE_TIME_CODE_EXPIRY_IN_MINUTES: String(21 * 1440 + 1) })).toMatch(/^ONE_TIME_CODE_EXPIRY_IN_MINUTES: /);
     expect(failure({ CLAIM_KEY_BAN_DURATION_HOURS: String(21 * 24 + 1) })).toMatch(/^CLAIM_KEY_BAN_DURATION_HOURS: /);
-    expect(failure({ MAX_DIAGNOSIS_KEY_RETENTION_DAYS: '14' })).toMatch(/^MAX_DIAGNOSIS_KEY_RETENTION_DAYS: 14 is shorter than the protocol's 15; set ALLOW_SHORT_RETENTION=true/);
+    expect(failure({ MAX_DIAGNOSIS_KEY_RETENTION_DAYS: '14' })).toMatch(
+      /^MAX_DIAGNOSIS_KEY_RETENTION_DAYS: 14 is shorter than the protocol's 15; set ALLOW_SHORT_RETENTION=true/,
+    );
     expect(failure({ ONE_TIME_CODE_EXPIRY_IN_MINUTES: '60' })).toMatch(/^ONE_TIME_CODE_EXPIRY_IN_MINUTES: /);
     const short = load({ MAX_DIAGNOSIS_KEY_RETENTION_DAYS: '14', ONE_TIME_CODE_EXPIRY_IN_MINUTES: '60', ALLOW_SHORT_RETENTION: 'true' });
-    expect(short.shortRetention).toEqual(['MAX_DIAGNOSIS_KEY_RETENTION_DAYS=14 (protocol: 15)', 'ONE_TIME_CODE_EXPIRY_IN_MINUTES=60 (protocol: 1440)']);
+    expect(short.shortRetention).toEqual([
+      'MAX_DIAGNOSIS_KEY_RETENTION_DAYS=14 (protocol: 15)',
+      'ONE_TIME_CODE_EXPIRY_IN_MINUTES=60 (protocol: 1440)',
+    ]);
     expect(load({}).shortRetention).toEqual([]);
   });
 
   it('refuses test tools in production', () => {
     expect(failure({ ENABLE_TEST_TOOLS: 'true', ENV: 'production' })).toMatch(/^ENABLE_TEST_TOOLS: /);
-    expect(load({ ENABLE_TEST_TOOLS: 'true' }).enableTestTools).toBe(true);
+    expect(load({ ENABLE_TEST_TOOLS: 'true' }).submission!.enableTestTools).toBe(true);
   });
 
   it('requires what each role needs, and nothing more', () => {
-    expect(() => requireForRole(load({}), 'key-submission')).toThrow(/^KEY_CLAIM_TOKEN: /);
-    expect(() => requireForRole(load({}), 'key-retrieval')).toThrow(/^RETRIEVE_HMAC_KEY: /);
-    expect(() => requireForRole(load({ RETRIEVE_HMAC_KEY: 'ab'.repeat(32) }), 'key-retrieval')).toThrow(/^ECDSA_KEY: /);
-    expect(() => requireForRole(load({ RETRIEVE_HMAC_KEY: 'ab'.repeat(32), ECDSA_KEY: 'ab' }), 'key-retrieval')).not.toThrow();
-    expect(() => requireForRole(load({}), 'migrate')).not.toThrow();
+    expect(() => loadConfig({}, 'key-submission')).toThrow(/^KEY_CLAIM_TOKEN: /);
+    expect(() => loadConfig({}, 'key-retrieval')).toThrow(/^RETRIEVE_HMAC_KEY: /);
+    expect(() => loadConfig({ RETRIEVE_HMAC_KEY: HMAC_KEY }, 'key-retrieval')).toThrow(/^ECDSA_KEY: /);
+    expect(() => loadConfig({ RETRIEVE_HMAC_KEY: HMAC_KEY, ECDSA_KEY: 'ab' }, 'key-retrieval')).not.toThrow();
+    expect(() => loadConfig({}, 'migrate')).not.toThrow();
+  });
+
+  it('gives each role the slices of what it runs, and no other', () => {
+    const slices = (role: Role) => {
+      const config = load({}, role);
+      return (['submission', 'retrieval', 'purge'] as const).filter((slice) => config[slice] !== undefined);
+    };
+    expect(slices('key-submission')).toEqual(['submission', 'purge']);
+    expect(slices('key-retrieval')).toEqual(['retrieval']);
+    expect(slices('migrate')).toEqual([]);
+    expect(slices('purge')).toEqual(['purge']);
+    expect(slices('purger')).toEqual(['purge']);
+    expect(slices('all')).toEqual(['submission', 'retrieval', 'purge']);
   });
 });

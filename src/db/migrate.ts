@@ -2,7 +2,7 @@
 // schema_migrations. An advisory lock serialises replicas that start together.
 import { readdir, readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Pool } from './pool.js';
+import { withAdvisoryLock, type Pool } from './pool.js';
 
 const MIGRATIONS_DIR = new URL('../../migrations/', import.meta.url);
 /** Arbitrary, fixed: every process of this server takes the same lock. */
@@ -10,13 +10,9 @@ const MIGRATION_LOCK = 0x5eed_c0de;
 
 export async function migrate(pool: Pool, log: Logger): Promise<string[]> {
   const files = (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
-  const client = await pool.connect();
   const applied: string[] = [];
-  try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    await client.query(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-    );
+  await withAdvisoryLock(pool, MIGRATION_LOCK, async (client) => {
+    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
     const done = new Set((await client.query<{ version: string }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
     for (const file of files) {
       const version = file.replace(/\.sql$/, '');
@@ -29,14 +25,11 @@ export async function migrate(pool: Pool, log: Logger): Promise<string[]> {
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
-        throw new Error(`migration ${file} failed: ${(err as Error).message}`);
+        throw new Error(`migration ${file} failed: ${(err as Error).message}`, { cause: err });
       }
       applied.push(version);
       log.info({ migration: version }, 'applied migration');
     }
-  } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
-    client.release();
-  }
+  });
   return applied;
 }

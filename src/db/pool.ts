@@ -68,9 +68,34 @@ export async function closePool(pool: Pool): Promise<void> {
   await Promise.all(open.map((client) => new Promise((resolve) => client.once('end', resolve))));
 }
 
+/**
+ * Runs `work` on one connection that holds a session advisory lock, so that one process at
+ * a time does it across every replica. A failure discards the connection: should the
+ * unlock not have run, the lock ends with the session instead of staying held.
+ */
+export async function withAdvisoryLock<T>(pool: Pool, lock: number, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [lock]);
+    try {
+      return await work(client);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [lock]);
+    }
+  } catch (err) {
+    broken = true;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
 /** Thrown inside inTransaction to roll back and still answer with `result`. */
-export class Rollback<T> {
-  constructor(readonly result: T) {}
+export class Rollback<T> extends Error {
+  constructor(readonly result: T) {
+    super('rolled back');
+  }
 }
 
 /** Runs `work` in one transaction on one connection; rolls back on any throw. */

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { crc32, createDeflateRaw } from 'node:zlib';
 import type { ExportSigner } from '../crypto/export-signer.js';
-import { encodeKeys, encodePreamble, encodeSignatureList, EXPORT_HEADER, type ExportKey, type ExportWindow, type SignatureInfo } from './key-file.js';
+import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
+import { encodeKeys, encodePreamble, encodeSignatureList, EXPORT_HEADER, type ExportWindow, type SignatureInfo } from './key-file.js';
 import { storedEntry, zip } from './zip.js';
 
 export interface BuiltExport {
@@ -20,7 +21,7 @@ export async function buildExport(
   window: ExportWindow,
   signatureInfo: SignatureInfo,
   signer: ExportSigner,
-  keyBatches: AsyncIterable<readonly ExportKey[]>,
+  keyBatches: AsyncIterable<readonly DiagnosisKey[]>,
 ): Promise<BuiltExport> {
   const digest = createHash('sha256');
   // Level 5 compresses key files as small as 6 does (random key bytes dominate), in 60% of the time.

@@ -2,6 +2,7 @@
 // the generated protobuf code; keys, up to 750,000 of them, are encoded by hand straight
 // into one buffer per batch, every field set explicitly as the framework expects.
 import { covidshield } from '../../generated/covidshield.js';
+import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
 
 export const EXPORT_HEADER = Buffer.from('EK Export v1    ', 'ascii');
 export const CONFIRMED_TEST = covidshield.TemporaryExposureKey.ReportType.CONFIRMED_TEST;
@@ -16,13 +17,6 @@ export interface ExportWindow {
   startTimestamp: number;
   endTimestamp: number;
   region: string;
-}
-
-export interface ExportKey {
-  keyData: Buffer;
-  rollingStartIntervalNumber: number;
-  rollingPeriod: number;
-  transmissionRiskLevel: number;
 }
 
 /** TemporaryExposureKeyExport fields 1–6; the keys (field 7) follow it on the wire. */
@@ -74,11 +68,13 @@ function writeVarint(buffer: Buffer, offset: number, value: number): number {
  * (750,000 in the largest), so it sizes the buffer in one pass and fills it in a second,
  * byte by byte: Buffer.copy costs more than it saves for 16 bytes.
  */
-export function encodeKeys(keys: readonly ExportKey[]): Buffer {
+export function encodeKeys(keys: readonly DiagnosisKey[]): Buffer {
   const bodyLengths = new Uint8Array(keys.length);
   let total = 0;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
+    // One line a field: tag (and length) bytes, then the value.
+    // prettier-ignore
     const body =
       2 + key.keyData.length +
       1 + varintLength(key.transmissionRiskLevel) +

@@ -56,7 +56,7 @@ export async function verifyExport(zipBytes: Uint8Array, publicKey: KeyObject): 
     if (signatures.signatures.length === 0) problem('export.sig holds no signature');
     report.signatureValid = signatures.signatures.length > 0;
     for (const s of signatures.signatures) {
-      let valid = false;
+      let valid: boolean;
       try {
         valid = verify('sha256', bin, publicKey, s.signature ?? Buffer.alloc(0));
       } catch {

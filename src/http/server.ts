@@ -1,15 +1,17 @@
 // What both servers share: Fastify settings, the 404, errors, and one log line per request.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import type { ServiceSettings } from '../config.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { traceRequests } from '../telemetry/tracing.js';
 import { deferBodies } from './body.js';
 import { notFound, sendText } from './responses.js';
 import { registerServices } from './services.js';
 
-export function createHttpServer(config: Config, log: Logger, telemetry: Telemetry): FastifyInstance {
+export function createHttpServer(service: ServiceSettings, log: Logger, telemetry: Telemetry): FastifyInstance {
   const app = Fastify({
+    // The cast picks Fastify's default logger type for the instance, which the routes expect.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: log as FastifyBaseLogger,
     // Our own line per request below: Fastify's would log client addresses and full URLs.
     logController: new LogController({ disableRequestLogging: true }),
@@ -36,6 +38,6 @@ export function createHttpServer(config: Config, log: Logger, telemetry: Telemet
     telemetry.metrics.httpRequest(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
-  registerServices(app, config);
+  registerServices(app, service);
   return app;
 }

@@ -1,14 +1,14 @@
 // /services/* (protocol §4.4), the same on both servers: health and build information.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Config } from '../config.js';
+import type { ServiceSettings } from '../config.js';
 
 const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
 
-export function registerServices(app: FastifyInstance, config: Config): void {
-  const version = JSON.stringify({ branch: config.build.branch, revision: config.build.revision });
+export function registerServices(app: FastifyInstance, service: ServiceSettings): void {
+  const version = JSON.stringify({ branch: service.build.branch, revision: service.build.revision });
   const featureFlags = JSON.stringify({
-    enableEntirePeriodBundle: config.enableEntirePeriodBundle,
-    disableCurrentDateCheckFeatureFlag: config.disableCurrentDateCheck,
+    enableEntirePeriodBundle: service.featureFlags.enableEntirePeriodBundle,
+    disableCurrentDateCheckFeatureFlag: service.featureFlags.disableCurrentDateCheck,
   });
   const json = 'application/json; charset=utf-8';
 

@@ -3,14 +3,7 @@
 // set, which is how proto2 presence is kept exact.
 import { covidshield } from '../../generated/covidshield.js';
 
-export const {
-  KeyClaimRequest,
-  KeyClaimResponse,
-  EncryptedUploadRequest,
-  EncryptedUploadResponse,
-  Upload,
-  TemporaryExposureKey,
-} = covidshield;
+export const { KeyClaimRequest, KeyClaimResponse, EncryptedUploadRequest, EncryptedUploadResponse, Upload, TemporaryExposureKey } = covidshield;
 
 export const ClaimError = covidshield.KeyClaimResponse.ErrorCode;
 export const UploadError = covidshield.EncryptedUploadResponse.ErrorCode;

@@ -35,9 +35,7 @@ export interface KeyWindow {
   endTimestamp: number;
 }
 
-export type WindowDecision =
-  | { ok: true; window: KeyWindow }
-  | { ok: false; status: 404 | 410; message: string };
+export type WindowDecision = { ok: true; window: KeyWindow } | { ok: false; status: 404 | 410; message: string };
 
 export interface DayRules {
   enableEntirePeriodBundle: boolean;

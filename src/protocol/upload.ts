@@ -1,4 +1,5 @@
 // Validation of a decrypted upload (protocol §4.3 steps 6–10), in the protocol's order.
+import type { DiagnosisKey } from './diagnosis-key.js';
 import { INTERVALS_PER_DAY } from './time.js';
 import { int64ToNumber, tryDecode, Upload, UploadError } from './messages.js';
 
@@ -7,14 +8,6 @@ export const MAX_TIMESTAMP_SKEW_SECONDS = 3600;
 export const MAX_TRANSMISSION_RISK_LEVEL = 8;
 /** The span of rolling start interval numbers one upload may cover, in days. */
 export const MAX_UPLOAD_SPAN_DAYS = 15;
-
-/** A key as it is stored: every field known and in range. */
-export interface DiagnosisKey {
-  keyData: Buffer;
-  rollingStartIntervalNumber: number;
-  rollingPeriod: number;
-  transmissionRiskLevel: number;
-}
 
 export type UploadValidation = { ok: true; keys: DiagnosisKey[] } | { ok: false; error: UploadError };
 

@@ -1,7 +1,7 @@
 // SQL of the retention purge (protocol §9). Each step is one statement, so one
 // transaction: the rows it deletes and the business events that count them commit together.
 import type { Client } from '../db/pool.js';
-import { SERVER_DEVICE_TYPE, type ServerEvent } from '../events/store.js';
+import { addEventsSql, SERVER_DEVICE_TYPE, type ServerEvent } from '../statistics/store.js';
 
 /**
  * Wraps a `DELETE … RETURNING originator[, no_uploads]` so that the same statement adds one
@@ -9,9 +9,7 @@ import { SERVER_DEVICE_TYPE, type ServerEvent } from '../events/store.js';
  * uploads). The DELETE's own parameters start at $2.
  */
 function deleteCountingEvents(deleteSql: string, event: ServerEvent, noUploadsEvent?: ServerEvent): string {
-  const noUploads = noUploadsEvent
-    ? `UNION ALL SELECT source, '${noUploadsEvent}', n_unused FROM counted WHERE n_unused > 0`
-    : '';
+  const noUploads = noUploadsEvent ? `UNION ALL SELECT source, '${noUploadsEvent}', n_unused FROM counted WHERE n_unused > 0` : '';
   return `
     WITH deleted AS (${deleteSql}),
     counted AS (
@@ -19,12 +17,10 @@ function deleteCountingEvents(deleteSql: string, event: ServerEvent, noUploadsEv
              ${noUploadsEvent ? 'count(*) FILTER (WHERE no_uploads)::int' : '0'} AS n_unused
       FROM deleted GROUP BY 1
     ),
-    recorded AS (
-      INSERT INTO events (source, identifier, device_type, date, count)
+    recorded AS (${addEventsSql(`
       SELECT source, identifier, '${SERVER_DEVICE_TYPE}', $1::date, n FROM (
         SELECT source, '${event}' AS identifier, n FROM counted ${noUploads}
-      ) AS e
-      ON CONFLICT (source, identifier, device_type, date) DO UPDATE SET count = events.count + EXCLUDED.count
+      ) AS e`)}
     )
     SELECT coalesce(sum(n), 0)::int AS deleted, coalesce(sum(n_unused), 0)::int AS unused FROM counted`;
 }
@@ -43,10 +39,7 @@ export async function deleteOldKeyVersions(client: Client, firstHourKept: number
 }
 
 export async function deleteUnclaimedCodes(client: Client, createdBefore: Date, date: string): Promise<number> {
-  const sql = deleteCountingEvents(
-    'DELETE FROM encryption_keys WHERE app_public_key IS NULL AND created < $2 RETURNING originator',
-    'OTKUnclaimed',
-  );
+  const sql = deleteCountingEvents('DELETE FROM encryption_keys WHERE app_public_key IS NULL AND created < $2 RETURNING originator', 'OTKUnclaimed');
   return (await run(client, sql, date, [createdBefore])).deleted;
 }
 

@@ -8,9 +8,9 @@ import { DEFAULT_EXPOSURE_CONFIGURATION_DIR, loadExposureConfiguration, register
 import { registerRetrieve } from './retrieve.js';
 
 export function buildRetrievalServer(ctx: RetrievalContext): FastifyInstance {
-  const app = createHttpServer(ctx.config, ctx.log, ctx.telemetry);
+  const app = createHttpServer(ctx.service, ctx.log, ctx.telemetry);
   registerRetrieve(app, ctx);
-  registerExposureConfiguration(app, loadExposureConfiguration(ctx.config.exposureConfigurationDir ?? DEFAULT_EXPOSURE_CONFIGURATION_DIR));
+  registerExposureConfiguration(app, loadExposureConfiguration(ctx.settings.exposureConfigurationDir ?? DEFAULT_EXPOSURE_CONFIGURATION_DIR));
   registerEvents(app, ctx);
   return app;
 }

@@ -1,6 +1,6 @@
 // What the retrieval routes are handed.
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import type { RetrievalSettings, ServiceSettings } from '../config.js';
 import type { ExportSigner } from '../crypto/export-signer.js';
 import type { Pool } from '../db/pool.js';
 import type { ExportCache } from '../exports/cache.js';
@@ -8,7 +8,8 @@ import type { Clock } from '../protocol/time.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 
 export interface RetrievalContext {
-  config: Config;
+  settings: RetrievalSettings;
+  service: ServiceSettings;
   pool: Pool;
   clock: Clock;
   log: Logger;

@@ -2,7 +2,7 @@
 // a day's statistics for the health authority, behind HTTP Basic auth.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { secretsEqual } from '../crypto/secrets.js';
-import { eventsOn, oneTimeCodeLivesOn, uploadsOn } from '../events/store.js';
+import { eventsOn, oneTimeCodeLivesOn, uploadsOn } from '../statistics/store.js';
 import { sendText, unauthorized } from '../http/responses.js';
 import type { RetrievalContext } from './context.js';
 
@@ -26,9 +26,8 @@ function authorised(header: string | undefined, username: string | undefined, pa
 
 export function registerEvents(app: FastifyInstance, ctx: RetrievalContext): void {
   const serve =
-    (read: (date: string) => Promise<unknown[]>) =>
-    async (request: FastifyRequest<{ Params: { date: string } }>, reply: FastifyReply) => {
-      if (request.method !== 'GET' || !authorised(request.headers.authorization, ctx.config.metricsUsername, ctx.config.metricsPassword)) {
+    (read: (date: string) => Promise<unknown[]>) => async (request: FastifyRequest<{ Params: { date: string } }>, reply: FastifyReply) => {
+      if (request.method !== 'GET' || !authorised(request.headers.authorization, ctx.settings.eventsUsername, ctx.settings.eventsPassword)) {
         return unauthorized(reply);
       }
       const date = parseDate(request.params.date);
@@ -41,7 +40,16 @@ export function registerEvents(app: FastifyInstance, ctx: RetrievalContext): voi
         return sendText(reply, 500, 'database error');
       }
     };
-  app.all('/events/:date', serve((date) => eventsOn(ctx.pool, date)));
-  app.all('/events/uploads/:date', serve((date) => uploadsOn(ctx.pool, date)));
-  app.all('/events/otkdurations/:date', serve((date) => oneTimeCodeLivesOn(ctx.pool, date)));
+  app.all(
+    '/events/:date',
+    serve((date) => eventsOn(ctx.pool, date)),
+  );
+  app.all(
+    '/events/uploads/:date',
+    serve((date) => uploadsOn(ctx.pool, date)),
+  );
+  app.all(
+    '/events/otkdurations/:date',
+    serve((date) => oneTimeCodeLivesOn(ctx.pool, date)),
+  );
 }

@@ -24,7 +24,7 @@ export function loadExposureConfiguration(dir: string): Map<string, Configuratio
     try {
       JSON.parse(body.toString('utf8'));
     } catch (err) {
-      throw new Error(`exposure configuration ${name} is not valid JSON: ${(err as Error).message}`);
+      throw new Error(`exposure configuration ${name} is not valid JSON: ${(err as Error).message}`, { cause: err });
     }
     files.set(name.slice(0, -'.json'.length), { body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` });
   }

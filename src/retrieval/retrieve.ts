@@ -14,11 +14,11 @@ const CACHE_CONTROL = 'public, max-age=3600, max-stale=600';
 
 export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): void {
   const signatureInfo: SignatureInfo = {
-    verificationKeyVersion: ctx.config.exportKeyVersion,
-    verificationKeyId: ctx.config.exportKeyId,
-    signatureAlgorithm: ctx.config.exportSignatureAlgorithm,
+    verificationKeyVersion: ctx.settings.exportKeyVersion,
+    verificationKeyId: ctx.settings.exportKeyId,
+    signatureAlgorithm: ctx.settings.exportSignatureAlgorithm,
   };
-  const hmacKey = ctx.config.retrieveHmacKey!;
+  const hmacKey = ctx.settings.retrieveHmacKey;
   const versions = new FreshReads<string>();
 
   const cacheKey = (region: string, window: KeyWindow, version: string) =>
@@ -29,7 +29,7 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
     withWindowKeys(ctx.pool, region, window, async ({ version, batches }) => {
       const started = performance.now();
       const built = await buildExport(
-        { startTimestamp: window.startTimestamp, endTimestamp: window.endTimestamp, region: ctx.config.exportRegion },
+        { startTimestamp: window.startTimestamp, endTimestamp: window.endTimestamp, region: ctx.settings.exportRegion },
         signatureInfo,
         ctx.signer,
         batches,
@@ -48,7 +48,7 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
     const nowMs = ctx.clock.now();
     if (!hmacAuthorised(hmac, hmacKey, region, day, nowMs)) return unauthorized(reply);
     if (request.method !== 'GET') return sendText(reply, 405, 'method not allowed');
-    const decision = keyWindow(day, nowMs, ctx.config);
+    const decision = keyWindow(day, nowMs, ctx.settings);
     if (!decision.ok) return sendText(reply, decision.status, decision.message);
 
     let file: CachedExport;

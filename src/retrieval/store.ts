@@ -1,9 +1,9 @@
 // Read-only SQL of key retrieval. Retrieval never writes: it may run on a read replica.
 import type { Client as PoolClient, Pool } from '../db/pool.js';
-import type { ExportKey } from '../exports/key-file.js';
+import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
 import type { KeyWindow } from '../protocol/retrieve.js';
 import { to as copyTo } from 'pg-copy-streams';
-import { keysFromBinaryCopy } from './copy-binary.js';
+import { keysFromBinaryCopy } from '../db/copy-binary.js';
 
 /** Rows fetched per round trip while streaming a window's keys. */
 const BATCH = 10_000;
@@ -23,7 +23,7 @@ export async function windowVersion(db: Pool | PoolClient, window: KeyWindow): P
 export interface WindowKeys {
   /** The versions the keys below were read at (same snapshot). */
   version: string;
-  batches: AsyncIterable<ExportKey[]>;
+  batches: AsyncIterable<DiagnosisKey[]>;
 }
 
 /**

@@ -57,7 +57,9 @@ export function simulateContacts(settings: PopulationSettings, random: Random): 
     heard: new Map(),
   }));
   // The identifiers each key broadcasts, derived once per key.
-  const identifiers = phones.map((phone) => phone.keys.map((key) => rollingProximityIdentifiers(rollingProximityIdentifierKey(key.keyData), key.rollingStartIntervalNumber)));
+  const identifiers = phones.map((phone) =>
+    phone.keys.map((key) => rollingProximityIdentifiers(rollingProximityIdentifierKey(key.keyData), key.rollingStartIntervalNumber)),
+  );
 
   const meetings: Meeting[] = [];
   const hear = (listener: Phone, speaker: number, dayIndex: number, interval: number, attenuation: number) => {

@@ -7,7 +7,7 @@ import JSZip from 'jszip';
 import nacl from 'tweetnacl';
 import { covidshield } from '../../generated/covidshield.js';
 import { verifyExport } from '../exports/verify.js';
-import { EncryptedUploadRequest, EncryptedUploadResponse, KeyClaimRequest, KeyClaimResponse, Upload } from '../protocol/messages.js';
+import { EncryptedUploadRequest, EncryptedUploadResponse, KeyClaimRequest, KeyClaimResponse, Upload, UploadError } from '../protocol/messages.js';
 import { retrieveHmac } from '../protocol/retrieve.js';
 import { dateNumber, hourNumber } from '../protocol/time.js';
 import { rollingProximityIdentifierKey, rollingProximityIdentifiers } from './en-crypto.js';
@@ -91,10 +91,16 @@ class DiagnosedPhone {
   ) {}
 
   async claim(servers: Servers): Promise<void> {
-    const issued = await fetch(`${servers.submissionUrl}/new-key-claim`, { method: 'POST', headers: { authorization: `Bearer ${servers.portalToken}` } });
+    const issued = await fetch(`${servers.submissionUrl}/new-key-claim`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${servers.portalToken}` },
+    });
     if (issued.status !== 200) throw new Error(`new-key-claim answered ${issued.status}`);
     const code = (await issued.text()).trim();
-    const claim = await post(`${servers.submissionUrl}/claim-key`, KeyClaimRequest.encode({ oneTimeCode: code, appPublicKey: this.keypair.publicKey }).finish());
+    const claim = await post(
+      `${servers.submissionUrl}/claim-key`,
+      KeyClaimRequest.encode({ oneTimeCode: code, appPublicKey: this.keypair.publicKey }).finish(),
+    );
     if (claim.status !== 200) throw new Error(`claim-key answered ${claim.status}`);
     this.serverPublicKey = KeyClaimResponse.decode(claim.bytes).serverPublicKey;
   }
@@ -103,14 +109,24 @@ class DiagnosedPhone {
   async upload(servers: Servers, keys: DailyKey[], nowMs: number): Promise<boolean> {
     const upload = Upload.encode({
       timestamp: { seconds: Math.floor(nowMs / 1000) },
-      keys: keys.map((k) => ({ keyData: k.keyData, rollingStartIntervalNumber: k.rollingStartIntervalNumber, rollingPeriod: 144, transmissionRiskLevel: 1 })),
+      keys: keys.map((k) => ({
+        keyData: k.keyData,
+        rollingStartIntervalNumber: k.rollingStartIntervalNumber,
+        rollingPeriod: 144,
+        transmissionRiskLevel: 1,
+      })),
     }).finish();
     const nonce = nacl.randomBytes(24);
     const payload = nacl.box(upload, nonce, this.serverPublicKey!, this.keypair.secretKey);
-    const body = EncryptedUploadRequest.encode({ serverPublicKey: this.serverPublicKey, appPublicKey: this.keypair.publicKey, nonce, payload }).finish();
+    const body = EncryptedUploadRequest.encode({
+      serverPublicKey: this.serverPublicKey,
+      appPublicKey: this.keypair.publicKey,
+      nonce,
+      payload,
+    }).finish();
     const result = await post(`${servers.submissionUrl}/upload`, body);
     const error = EncryptedUploadResponse.decode(result.bytes).error;
-    if (result.status === 200 && error === 0) {
+    if (result.status === 200 && error === UploadError.NONE) {
       this.published.push(...keys);
       return true;
     }
@@ -160,7 +176,11 @@ function identifierTable(keys: PublishedKey[]): Map<string, Match> {
   const table = new Map<string, Match>();
   for (const key of keys) {
     const start = key.rollingStartIntervalNumber ?? 0;
-    const match = { key: Buffer.from(key.keyData!).toString('hex'), day: Math.floor(start / 144), transmissionRiskLevel: key.transmissionRiskLevel ?? 0 };
+    const match = {
+      key: Buffer.from(key.keyData!).toString('hex'),
+      day: Math.floor(start / 144),
+      transmissionRiskLevel: key.transmissionRiskLevel ?? 0,
+    };
     for (const rpi of rollingProximityIdentifiers(rollingProximityIdentifierKey(key.keyData!), start, key.rollingPeriod ?? 144)) {
       table.set(rpi.toString('hex'), match);
     }
@@ -187,7 +207,10 @@ export async function simulate(settings: SimulationSettings, servers: Servers, p
   const problems: string[] = [];
 
   progress('meeting', 0, 1);
-  const { phones, meetings } = simulateContacts({ phones: settings.phones, days: settings.days, contactsPerDay: settings.contactsPerDay, lastDay: today }, random);
+  const { phones, meetings } = simulateContacts(
+    { phones: settings.phones, days: settings.days, contactsPerDay: settings.contactsPerDay, lastDay: today },
+    random,
+  );
   progress('meeting', 1, 1);
 
   // Who tests positive, and on which day (in the second half, so there is history).
@@ -250,7 +273,11 @@ export async function simulate(settings: SimulationSettings, servers: Servers, p
     for (const [rpi, attenuations] of phone.heard) {
       const match = table.get(rpi);
       if (!match) continue;
-      const exposure = exposures.get(match.key) ?? { daysSinceExposure: today - match.day, transmissionRiskLevel: match.transmissionRiskLevel, attenuations: [] };
+      const exposure = exposures.get(match.key) ?? {
+        daysSinceExposure: today - match.day,
+        transmissionRiskLevel: match.transmissionRiskLevel,
+        attenuations: [],
+      };
       exposure.attenuations.push(...attenuations);
       exposures.set(match.key, exposure);
     }

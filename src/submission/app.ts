@@ -14,15 +14,15 @@ import { registerUpload } from './upload.js';
  * only the database can reverse the stored hashes into addresses.
  */
 function clientIdKey(ctx: SubmissionContext): Buffer {
-  const tokens = ctx.config.claimTokens.map((t) => t.token).sort();
+  const tokens = ctx.settings.claimTokens.map((t) => t.token).sort();
   return createHash('sha256').update('diagnosis-server/claim-key-client/v1\0').update(tokens.join('\0')).digest();
 }
 
 export function buildSubmissionServer(ctx: SubmissionContext): FastifyInstance {
-  const app = createHttpServer(ctx.config, ctx.log, ctx.telemetry);
+  const app = createHttpServer(ctx.service, ctx.log, ctx.telemetry);
   registerNewKeyClaim(app, ctx);
   registerClaimKey(app, ctx, clientIdKey(ctx));
   registerUpload(app, ctx);
-  if (ctx.config.enableTestTools) registerClearDiagnosisKeys(app, ctx);
+  if (ctx.settings.enableTestTools) registerClearDiagnosisKeys(app, ctx);
   return app;
 }

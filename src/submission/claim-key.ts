@@ -9,18 +9,21 @@ import { sendProtobuf } from '../http/responses.js';
 import { claimStanding, clientAddress, type BanRules } from '../protocol/claim-ban.js';
 import { ClaimError, encodeClaimResponse, KeyClaimRequest, tryDecode, type ClaimResponseFields } from '../protocol/messages.js';
 import { normaliseOneTimeCode } from '../protocol/one-time-code.js';
-import { readClaimFailures, recordClaimFailure } from './claim-failures.js';
 import type { SubmissionContext } from './context.js';
-import { appKeyRegistered, claimOneTimeCode } from './store.js';
+import { appKeyRegistered, claimOneTimeCode, readClaimFailures, recordClaimFailure } from './store.js';
 
 export const MAX_CLAIM_BODY_BYTES = 256;
 
 export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, clientIdKey: Uint8Array): void {
-  const ban: BanRules = { maxFailures: ctx.config.maxConsecutiveClaimKeyFailures, banMs: ctx.config.claimKeyBanDurationMs };
+  const ban: BanRules = { maxFailures: ctx.settings.maxConsecutiveClaimKeyFailures, banMs: ctx.settings.claimKeyBanDurationMs };
 
   app.all('/claim-key', async (request, reply) => {
     const answer = (status: number, fields: ClaimResponseFields) => sendProtobuf(reply, status, encodeClaimResponse(fields));
-    const address = clientAddress(request.headers['x-forwarded-for'] as string | undefined, request.socket.remoteAddress ?? '', ctx.config.trustedProxyHops);
+    const address = clientAddress(
+      request.headers['x-forwarded-for'] as string | undefined,
+      request.socket.remoteAddress ?? '',
+      ctx.settings.trustedProxyHops,
+    );
     const clientId = clientIdentifier(address, clientIdKey);
     let triesRemaining = ban.maxFailures;
     try {
@@ -45,7 +48,7 @@ export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, c
 
       // 6–7. Redeem, or count a failure.
       const nowMs = ctx.clock.now();
-      const claimed = await claimOneTimeCode(ctx.pool, ctx.rules, { code, appPublicKey, clientId, nowMs });
+      const claimed = await claimOneTimeCode(ctx.pool, ctx.settings, { code, appPublicKey, clientId, nowMs });
       if (claimed.ok) {
         ctx.telemetry.metrics.codeClaimed(claimed.originator);
         return answer(200, { serverPublicKey: claimed.serverPublicKey, triesRemaining: ban.maxFailures });

@@ -2,15 +2,17 @@
 // ENABLE_TEST_TOOLS=true (which configuration refuses in production).
 import type { FastifyInstance } from 'fastify';
 import { sendText, unauthorized } from '../http/responses.js';
-import { authenticatePortal, type SubmissionContext } from './context.js';
+import type { SubmissionContext } from './context.js';
+import { authenticatePortal } from './portal-auth.js';
+import { deleteAllDiagnosisKeys } from './store.js';
 
 export function registerClearDiagnosisKeys(app: FastifyInstance, ctx: SubmissionContext): void {
   app.all('/clear-diagnosis-keys', async (request, reply) => {
-    if (request.method !== 'POST' || authenticatePortal(request.headers.authorization, ctx.config) === undefined) {
+    if (request.method !== 'POST' || authenticatePortal(request.headers.authorization, ctx.settings) === undefined) {
       return unauthorized(reply);
     }
     try {
-      await ctx.pool.query('DELETE FROM diagnosis_keys');
+      await deleteAllDiagnosisKeys(ctx.pool);
     } catch (err) {
       request.log.error({ err: (err as Error).message }, 'clearing diagnosis keys failed');
       return sendText(reply, 500, 'server error');

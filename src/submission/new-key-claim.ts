@@ -4,7 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { generateBoxKeypair } from '../crypto/box.js';
 import { notFound, sendText, unauthorized } from '../http/responses.js';
 import { generateOneTimeCode } from '../protocol/one-time-code.js';
-import { authenticatePortal, type SubmissionContext } from './context.js';
+import type { SubmissionContext } from './context.js';
+import { authenticatePortal } from './portal-auth.js';
 import { issueOneTimeCode } from './store.js';
 
 const HASH_ID = /^[0-9a-z]{128}$/;
@@ -15,18 +16,24 @@ export function registerNewKeyClaim(app: FastifyInstance, ctx: SubmissionContext
     if (request.method === 'OPTIONS') {
       return reply
         .code(200)
-        .header('access-control-allow-origin', ctx.config.corsAllowOrigin)
+        .header('access-control-allow-origin', ctx.settings.corsAllowOrigin)
         .header('access-control-allow-methods', 'POST')
         .header('access-control-allow-headers', ALLOWED_HEADERS)
         .send();
     }
     if (request.method !== 'POST') return unauthorized(reply);
-    const originator = authenticatePortal(request.headers.authorization, ctx.config);
+    const originator = authenticatePortal(request.headers.authorization, ctx.settings);
     if (originator === undefined) return unauthorized(reply);
 
     let result;
     try {
-      result = await issueOneTimeCode(ctx.pool, ctx.rules, { originator, hashId, nowMs: ctx.clock.now() }, generateOneTimeCode, generateBoxKeypair);
+      result = await issueOneTimeCode(
+        ctx.pool,
+        ctx.settings,
+        { originator, hashId, nowMs: ctx.clock.now() },
+        generateOneTimeCode,
+        generateBoxKeypair,
+      );
     } catch (err) {
       request.log.error({ err: (err as Error).message }, 'issuing a one-time code failed');
       return sendText(reply, 500, 'server error');
@@ -36,7 +43,7 @@ export function registerNewKeyClaim(app: FastifyInstance, ctx: SubmissionContext
     return reply
       .code(200)
       .header('content-type', 'text/plain; charset=utf-8')
-      .header('access-control-allow-origin', ctx.config.corsAllowOrigin)
+      .header('access-control-allow-origin', ctx.settings.corsAllowOrigin)
       .send(result.code + '\n');
   };
 

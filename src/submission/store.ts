@@ -1,10 +1,12 @@
 // SQL of key submission: encryption_keys (one-time codes and keypairs), diagnosis_keys
 // inserts, and the claim failure counters. Every multi-step write is one transaction.
 import type { BoxKeypair } from '../crypto/box.js';
-import { recordEvent, recordOneTimeCodeLife, recordUpload } from '../events/store.js';
+import { recordEvent, recordOneTimeCodeLife, recordUpload } from '../statistics/store.js';
 import { inTransaction, isUniqueViolation, Rollback, type Pool } from '../db/pool.js';
+import type { FailureCounter } from '../protocol/claim-ban.js';
+import { claimFailuresLapsedAtOrBefore, hoursLived, keypairsCreatedAfter, oneTimeCodesCreatedAfter } from '../protocol/retention.js';
 import { startOfUtcDay, hourNumber } from '../protocol/time.js';
-import type { DiagnosisKey } from '../protocol/upload.js';
+import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
 
 export interface SubmissionRules {
   region: string;
@@ -13,8 +15,6 @@ export interface SubmissionRules {
   encryptionKeyValidityDays: number;
 }
 
-const MINUTE = 60_000;
-const DAY = 86_400_000;
 /** Codes are random: a few retries absorb a collision with a live one. */
 const MAX_ATTEMPTS = 5;
 
@@ -54,7 +54,16 @@ export async function issueOneTimeCode(
         await client.query(
           `INSERT INTO encryption_keys (server_private_key, server_public_key, one_time_code, remaining_keys, created, region, originator, hash_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-          [keypair.privateKey, keypair.publicKey, code, rules.initialRemainingKeys, new Date(request.nowMs), rules.region, request.originator, request.hashId ?? null],
+          [
+            keypair.privateKey,
+            keypair.publicKey,
+            code,
+            rules.initialRemainingKeys,
+            new Date(request.nowMs),
+            rules.region,
+            request.originator,
+            request.hashId ?? null,
+          ],
         );
         await recordEvent(client, request.originator, 'OTKGenerated', request.nowMs);
         return { ok: true, code, regenerated } as const;
@@ -91,18 +100,18 @@ export async function claimOneTimeCode(
         `SELECT server_public_key, created, originator FROM encryption_keys
          WHERE one_time_code = $1 AND app_public_key IS NULL AND created > $2
          FOR UPDATE`,
-        [claim.code, new Date(claim.nowMs - rules.oneTimeCodeExpiryMinutes * MINUTE)],
+        [claim.code, oneTimeCodesCreatedAfter(claim.nowMs, rules)],
       );
       const row = found.rows[0];
       if (!row) return { ok: false, reason: 'no-such-code' } as const;
-      await client.query(
-        'UPDATE encryption_keys SET one_time_code = NULL, app_public_key = $1, created = $2 WHERE server_public_key = $3',
-        [claim.appPublicKey, new Date(startOfUtcDay(row.created.getTime())), row.server_public_key],
-      );
+      await client.query('UPDATE encryption_keys SET one_time_code = NULL, app_public_key = $1, created = $2 WHERE server_public_key = $3', [
+        claim.appPublicKey,
+        new Date(startOfUtcDay(row.created.getTime())),
+        row.server_public_key,
+      ]);
       const originator = row.originator ?? '';
       await recordEvent(client, originator, 'OTKClaimed', claim.nowMs);
-      const hours = Math.max(0, Math.floor((claim.nowMs - row.created.getTime()) / 3_600_000));
-      await recordOneTimeCodeLife(client, originator, hours, claim.nowMs);
+      await recordOneTimeCodeLife(client, originator, hoursLived(row.created.getTime(), claim.nowMs), claim.nowMs);
       await client.query('DELETE FROM failed_key_claim_attempts WHERE identifier = $1', [claim.clientId]);
       return { ok: true, serverPublicKey: row.server_public_key, originator } as const;
     });
@@ -122,7 +131,7 @@ export interface Keypair {
 export async function findValidKeypair(pool: Pool, rules: SubmissionRules, serverPublicKey: Uint8Array, nowMs: number): Promise<Keypair | undefined> {
   const result = await pool.query<{ server_private_key: Buffer; app_public_key: Buffer | null }>(
     'SELECT server_private_key, app_public_key FROM encryption_keys WHERE server_public_key = $1 AND created > $2',
-    [serverPublicKey, new Date(nowMs - rules.encryptionKeyValidityDays * DAY)],
+    [serverPublicKey, keypairsCreatedAfter(nowMs, rules)],
   );
   const row = result.rows[0];
   return row && { serverPrivateKey: row.server_private_key, appPublicKey: row.app_public_key };
@@ -170,4 +179,36 @@ export async function storeDiagnosisKeys(
     await recordUpload(client, keypair.originator ?? '', keypair.remaining_keys === rules.initialRemainingKeys, nowMs);
     return { stored: true, newKeys };
   });
+}
+
+/** The test tool of protocol §4.5: every published key goes (retrieval sees it at once). */
+export async function deleteAllDiagnosisKeys(pool: Pool): Promise<void> {
+  await pool.query('DELETE FROM diagnosis_keys');
+}
+
+// failed_key_claim_attempts: one counter per client, keyed by a hash of its address.
+
+type FailureRow = { failures: number; last_failure: Date };
+const toCounter = (row: FailureRow | undefined): FailureCounter | undefined =>
+  row && { failures: row.failures, lastFailureMs: row.last_failure.getTime() };
+
+export async function readClaimFailures(pool: Pool, clientId: string): Promise<FailureCounter | undefined> {
+  const result = await pool.query<FailureRow>('SELECT failures, last_failure FROM failed_key_claim_attempts WHERE identifier = $1', [clientId]);
+  return toCounter(result.rows[0]);
+}
+
+/**
+ * Counts one failure in a single statement, so concurrent failures never lose a count.
+ * A counter that lapsed (last failure a ban length ago) starts again from 1.
+ */
+export async function recordClaimFailure(pool: Pool, clientId: string, nowMs: number, banMs: number): Promise<FailureCounter> {
+  const result = await pool.query<FailureRow>(
+    `INSERT INTO failed_key_claim_attempts AS f (identifier, failures, last_failure) VALUES ($1, 1, $2)
+     ON CONFLICT (identifier) DO UPDATE SET
+       failures = CASE WHEN f.last_failure <= $3 THEN 1 ELSE LEAST(f.failures + 1, 32767) END,
+       last_failure = $2
+     RETURNING failures, last_failure`,
+    [clientId, new Date(nowMs), claimFailuresLapsedAtOrBefore(nowMs, { claimKeyBanDurationMs: banMs })],
+  );
+  return toCounter(result.rows[0])!;
 }

@@ -28,7 +28,7 @@ export function registerUpload(app: FastifyInstance, ctx: SubmissionContext): vo
       // 2–4.
       const { serverPublicKey, appPublicKey, nonce, payload } = upload;
       if (serverPublicKey.length !== KEY_BYTES) return answer(400, UploadError.INVALID_CRYPTO_PARAMETERS);
-      const keypair = await findValidKeypair(ctx.pool, ctx.rules, serverPublicKey, ctx.clock.now());
+      const keypair = await findValidKeypair(ctx.pool, ctx.settings, serverPublicKey, ctx.clock.now());
       if (!keypair) return answer(401, UploadError.INVALID_KEYPAIR);
       if (nonce.length !== NONCE_BYTES || appPublicKey.length !== KEY_BYTES) return answer(400, UploadError.INVALID_CRYPTO_PARAMETERS);
       if (!keypair.appPublicKey || !secretsEqual(appPublicKey, keypair.appPublicKey)) return answer(401, UploadError.INVALID_KEYPAIR);
@@ -41,7 +41,7 @@ export function registerUpload(app: FastifyInstance, ctx: SubmissionContext): vo
       if (!validated.ok) return answer(400, validated.error);
 
       // 11–12.
-      const stored = await storeDiagnosisKeys(ctx.pool, ctx.rules, serverPublicKey, validated.keys, nowMs);
+      const stored = await storeDiagnosisKeys(ctx.pool, ctx.settings, serverPublicKey, validated.keys, nowMs);
       if (stored.stored) {
         ctx.telemetry.metrics.uploadAccepted(stored.newKeys, validated.keys.length - stored.newKeys);
         return answer(200, UploadError.NONE);

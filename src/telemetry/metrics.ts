@@ -2,7 +2,6 @@
 // counters), and the domain events that move them. With metrics off, the meter is a no-op
 // and so is every call here.
 import type { Attributes, Meter } from '@opentelemetry/api';
-import type { Pool } from '../db/pool.js';
 
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const KEY_BUCKETS = [0, 10, 100, 1_000, 10_000, 50_000, 100_000, 250_000, 500_000, 750_000];
@@ -10,13 +9,14 @@ const BYTE_BUCKETS = [1_000, 10_000, 100_000, 1_000_000, 5_000_000, 10_000_000, 
 /** Database gauges are read at most this often, however often Prometheus scrapes. */
 const GAUGE_CACHE_MS = 5_000;
 
-export type PurgeKind =
-  | 'diagnosis_keys'
-  | 'unclaimed_codes'
-  | 'expired_keypairs'
-  | 'exhausted_keypairs'
-  | 'claim_failure_counters'
-  | 'statistics';
+/** What the stored-count gauges show. */
+export interface StoredCounts {
+  unclaimed: number;
+  claimed: number;
+  keys: number;
+}
+
+export type PurgeKind = 'diagnosis_keys' | 'unclaimed_codes' | 'expired_keypairs' | 'exhausted_keypairs' | 'claim_failure_counters' | 'statistics';
 
 export class Metrics {
   /** Every metric name registered, as Prometheus shows it (dashboards are checked against it). */
@@ -68,12 +68,10 @@ export class Metrics {
     this.purgeDeleted = counter('diagnosis_purge_deleted_total', 'Rows deleted by the retention purge, by kind');
 
     this.names.push('process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_used_bytes');
-    meter
-      .createObservableCounter('process_cpu_seconds_total', { description: 'CPU time used by this process' })
-      .addCallback((result) => {
-        const { user, system } = process.cpuUsage();
-        result.observe((user + system) / 1e6);
-      });
+    meter.createObservableCounter('process_cpu_seconds_total', { description: 'CPU time used by this process' }).addCallback((result) => {
+      const { user, system } = process.cpuUsage();
+      result.observe((user + system) / 1e6);
+    });
     meter.createObservableGauge('process_resident_memory_bytes', { description: 'Resident memory of this process' }).addCallback((result) => {
       result.observe(process.memoryUsage().rss);
     });
@@ -82,25 +80,22 @@ export class Metrics {
     });
   }
 
-  /** Gauges read from the database at collection, cached so a scrape never floods it. */
-  observeDatabase(pool: Pool): void {
-    let cached: { at: number; unclaimed: number; claimed: number; keys: number } | undefined;
+  /** Gauges of what the database holds, read at collection and cached so a scrape never floods it. */
+  observeStoredCounts(readCounts: () => Promise<StoredCounts>): void {
+    let cached: (StoredCounts & { at: number }) | undefined;
     let pending: Promise<typeof cached> | undefined;
     const read = async () => {
       if (cached && Date.now() - cached.at < GAUGE_CACHE_MS) return cached;
-      pending ??= pool
-        .query<{ unclaimed: number; claimed: number; keys: number }>(
-          `SELECT (SELECT count(*) FROM encryption_keys WHERE app_public_key IS NULL)::int AS unclaimed,
-                  (SELECT count(*) FROM encryption_keys WHERE app_public_key IS NOT NULL)::int AS claimed,
-                  (SELECT count(*) FROM diagnosis_keys)::int AS keys`,
-        )
-        .then((r) => (cached = { at: Date.now(), ...r.rows[0]! }))
+      pending ??= readCounts()
+        .then((counts) => (cached = { at: Date.now(), ...counts }))
         .catch(() => cached)
         .finally(() => (pending = undefined));
       return pending;
     };
     this.names.push('diagnosis_one_time_codes', 'diagnosis_keys_stored');
-    const codes = this.meter.createObservableGauge('diagnosis_one_time_codes', { description: 'Codes and keypairs stored, by state (unclaimed, claimed)' });
+    const codes = this.meter.createObservableGauge('diagnosis_one_time_codes', {
+      description: 'Codes and keypairs stored, by state (unclaimed, claimed)',
+    });
     const keys = this.meter.createObservableGauge('diagnosis_keys_stored', { description: 'Temporary Exposure Keys stored' });
     this.meter.addBatchObservableCallback(
       async (result) => {

@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import { context, createNoopMeter, type Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import type { TelemetrySettings } from '../config.js';
 import { Metrics } from './metrics.js';
 
 export interface Telemetry {
@@ -22,7 +22,7 @@ export const noTelemetry: Telemetry = {
   shutdown: async () => {},
 };
 
-async function startMeter(config: Config, log: Logger, host: string) {
+async function startMeter(config: TelemetrySettings, log: Logger, host: string) {
   const { MeterProvider, PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
   const { resourceFromAttributes } = await import('@opentelemetry/resources');
   const resource = resourceFromAttributes({ 'service.name': 'diagnosis-server' });
@@ -58,7 +58,7 @@ async function startMeter(config: Config, log: Logger, host: string) {
   return { meter: provider.getMeter('diagnosis-server'), metricsUrl: undefined, shutdown: () => provider.shutdown() };
 }
 
-async function startTracer(config: Config) {
+async function startTracer(config: TelemetrySettings) {
   const { BasicTracerProvider, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
   const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
   const { JsonSpanExporter } = await import('./json-exporters.js');
@@ -69,7 +69,7 @@ async function startTracer(config: Config) {
 }
 
 /** `host`: where the Prometheus endpoint listens, the same as the role's servers. */
-export async function startTelemetry(config: Config, log: Logger, host: string): Promise<Telemetry> {
+export async function startTelemetry(config: TelemetrySettings, log: Logger, host: string): Promise<Telemetry> {
   if (!config.metricProvider && !config.tracerProvider) return noTelemetry;
   const meter = config.metricProvider ? await startMeter(config, log, host) : undefined;
   const tracing = config.tracerProvider ? await startTracer(config) : undefined;
@@ -83,4 +83,3 @@ export async function startTelemetry(config: Config, log: Logger, host: string):
     },
   };
 }
-

@@ -25,8 +25,8 @@ function run(args: string[], env: Record<string, string>): Process {
   });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, stdout: () => out, stderr: () => err, exited };
 }
@@ -58,10 +58,18 @@ describe('diagnosis-server', () => {
     const ecdsaKey = /^ECDSA_KEY=([0-9a-f]+)$/m.exec(out)![1]!;
     expect(/^RETRIEVE_HMAC_KEY=([0-9a-f]{80})$/m.test(out)).toBe(true);
     expect(/^KEY_CLAIM_TOKEN=[0-9a-f]{48}=portal$/m.test(out)).toBe(true);
-    const pem = out.split('\n').filter((l) => l.startsWith('#   ')).map((l) => l.slice(4)).join('\n');
+    const pem = out
+      .split('\n')
+      .filter((l) => l.startsWith('#   '))
+      .map((l) => l.slice(4))
+      .join('\n');
     const { createPublicKey, createPrivateKey } = await import('node:crypto');
     const derived = createPublicKey(createPrivateKey({ key: Buffer.from(ecdsaKey, 'hex'), format: 'der', type: 'sec1' }));
-    expect(createPublicKey(pem).export({ format: 'der', type: 'spki' }).equals(derived.export({ format: 'der', type: 'spki' }))).toBe(true);
+    expect(
+      createPublicKey(pem)
+        .export({ format: 'der', type: 'spki' })
+        .equals(derived.export({ format: 'der', type: 'spki' })),
+    ).toBe(true);
     const again = run(['keys'], {});
     await again.exited;
     expect(again.stdout()).not.toBe(out);
@@ -116,7 +124,9 @@ describe('diagnosis-server', () => {
     expect(await again.exited).toBe(0);
     const db = testPool(url);
     try {
-      const tables = (await db.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")).rows.map((r) => r.table_name);
+      const tables = (await db.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")).rows.map(
+        (r) => r.table_name,
+      );
       expect(tables).toEqual([
         'diagnosis_key_changes',
         'diagnosis_key_versions',
@@ -150,7 +160,10 @@ describe('diagnosis-server', () => {
          VALUES (decode(repeat('01', 32), 'hex'), decode(repeat('02', 32), 'hex'), 'AAAAAAAAAA', 43, now() - interval '2 days', 'p')`,
       );
       const loop = run(['purger'], { DATABASE_URL: url, PURGE_INTERVAL_SECONDS: '1' });
-      await waitFor(async () => ((await db.query('SELECT count(*)::int AS n FROM encryption_keys')).rows[0].n === 0 ? true : undefined), 'the purger to delete the code');
+      await waitFor(
+        async () => ((await db.query('SELECT count(*)::int AS n FROM encryption_keys')).rows[0].n === 0 ? true : undefined),
+        'the purger to delete the code',
+      );
       const events = await db.query("SELECT source, count FROM events WHERE identifier = 'OTKUnclaimed'");
       expect(events.rows).toEqual([{ source: 'p', count: 1 }]);
       loop.child.kill('SIGTERM');
@@ -172,7 +185,8 @@ describe('diagnosis-server', () => {
     const db = testPool(url);
     try {
       const connections = async () =>
-        (await db.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows[0].n as number;
+        (await db.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows[0]
+          .n as number;
       expect(await connections()).toBeGreaterThan(0);
       p.child.kill('SIGTERM');
       // Exit code 0, not the 1 of the one-second shutdown deadline.

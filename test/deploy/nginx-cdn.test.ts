@@ -12,7 +12,7 @@ import { retrievePath } from '../helpers/phone-download.js';
 import { startSystem, type TestSystem } from '../helpers/servers.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
-if (!NGINX) console.warn('nginx-cdn.test: SKIPPED, no nginx binary (.ci/run installs Debian\'s nginx; apt-get install nginx)');
+if (!NGINX) console.warn("nginx-cdn.test: SKIPPED, no nginx binary (.ci/run installs Debian's nginx; apt-get install nginx)");
 
 describe.skipIf(!NGINX)('deploy/nginx/cdn.conf.template in front of key-retrieval', () => {
   let system: TestSystem;
@@ -32,7 +32,10 @@ describe.skipIf(!NGINX)('deploy/nginx/cdn.conf.template in front of key-retrieva
       RETRIEVAL_UPSTREAM: new URL(system.retrievalUrl).host,
       LISTEN_PORT: `127.0.0.1:${port}`,
     };
-    await writeFile(path.join(dir, 'cdn.conf'), template.replace(/\$\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole));
+    await writeFile(
+      path.join(dir, 'cdn.conf'),
+      template.replace(/\$\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole),
+    );
     await writeFile(
       path.join(dir, 'nginx.conf'),
       `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
@@ -47,7 +50,10 @@ describe.skipIf(!NGINX)('deploy/nginx/cdn.conf.template in front of key-retrieva
     nginx = spawn(NGINX!, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     cdn = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
-      const up = await fetch(`${cdn}/services/ping`).then((r) => r.ok, () => false);
+      const up = await fetch(`${cdn}/services/ping`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (up) break;
       if (i > 100) throw new Error(`nginx did not start: ${await readFile(path.join(dir, 'error.log'), 'utf8').catch(() => '')}`);
       await new Promise((r) => setTimeout(r, 50));

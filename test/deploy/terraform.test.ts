@@ -54,22 +54,36 @@ describe('terraform/aws', () => {
     for (const [name, m] of modules) {
       const declared = new Set(Object.keys(m.config.variable ?? {}));
       const used = new Set([...m.text.matchAll(/\bvar\.([a-z0-9_]+)/g)].map((x) => x[1]!));
-      expect([...used].filter((v) => !declared.has(v)), `${name}: used, not declared`).toEqual([]);
-      expect([...declared].filter((v) => !used.has(v)), `${name}: declared, never used`).toEqual([]);
-      for (const [variable, [block]] of Object.entries(m.config.variable ?? {}) as [string, Block[]][]) {
+      expect(
+        [...used].filter((v) => !declared.has(v)),
+        `${name}: used, not declared`,
+      ).toEqual([]);
+      expect(
+        [...declared].filter((v) => !used.has(v)),
+        `${name}: declared, never used`,
+      ).toEqual([]);
+      for (const [variable, [block]] of Object.entries<Block[]>(m.config.variable ?? {})) {
         expect(block!.description, `${name}: var.${variable} has no description`).toBeTruthy();
       }
     }
   });
 
   it('passes each module exactly the variables it declares, all the required ones', () => {
-    for (const [call, [block]] of Object.entries(mod('.').config.module) as [string, Block[]][]) {
+    for (const [call, [block]] of Object.entries<Block[]>(mod('.').config.module)) {
       const target = mod(path.relative(ROOT, path.resolve(ROOT, block!.source)));
       const declared = target.config.variable ?? {};
       const passed = Object.keys(block!).filter((k) => !['source', 'providers'].includes(k));
-      expect(passed.filter((k) => !(k in declared)), `module.${call}: unknown arguments`).toEqual([]);
-      const required = Object.entries(declared).filter(([, [v]]: [string, any]) => !('default' in v)).map(([k]) => k);
-      expect(required.filter((k) => !passed.includes(k)), `module.${call}: missing arguments`).toEqual([]);
+      expect(
+        passed.filter((k) => !(k in declared)),
+        `module.${call}: unknown arguments`,
+      ).toEqual([]);
+      const required = Object.entries(declared)
+        .filter(([, [v]]: [string, any]) => !('default' in v))
+        .map(([k]) => k);
+      expect(
+        required.filter((k) => !passed.includes(k)),
+        `module.${call}: missing arguments`,
+      ).toEqual([]);
     }
   });
 
@@ -83,7 +97,10 @@ describe('terraform/aws', () => {
     const service = resource('modules/services', 'aws_ecs_service', 'role');
     expect(service.network_configuration[0]).toMatchObject({ subnets: '${var.private_subnet_ids}', assign_public_ip: false });
     const purge = resource('modules/services', 'aws_scheduler_schedule', 'purge');
-    expect(purge.target[0].ecs_parameters[0].network_configuration[0]).toMatchObject({ subnets: '${var.private_subnet_ids}', assign_public_ip: false });
+    expect(purge.target[0].ecs_parameters[0].network_configuration[0]).toMatchObject({
+      subnets: '${var.private_subnet_ids}',
+      assign_public_ip: false,
+    });
     // Public subnets hand out no addresses; only the load balancers use them.
     expect(resource('modules/network', 'aws_subnet', 'public').map_public_ip_on_launch).toBe(false);
     expect(mod('modules/services').text).not.toContain('public_subnet');
@@ -97,7 +114,9 @@ describe('terraform/aws', () => {
     expect(parameters).toContainEqual({ name: 'rds.force_ssl', value: '1' });
     expect(mod('modules/database').text).toContain('sslmode=verify-full');
     expect(resource('modules/edge', 'aws_lb_listener', 'submission')).toMatchObject({ protocol: 'HTTPS', port: 443 });
-    expect(resource('modules/edge', 'aws_cloudfront_distribution', 'retrieval').default_cache_behavior[0].viewer_protocol_policy).toBe('redirect-to-https');
+    expect(resource('modules/edge', 'aws_cloudfront_distribution', 'retrieval').default_cache_behavior[0].viewer_protocol_policy).toBe(
+      'redirect-to-https',
+    );
     expect(resource('modules/ecr', 'aws_ecr_repository', 'server').encryption_configuration[0].encryption_type).toBe('KMS');
   });
 
@@ -129,14 +148,22 @@ describe('terraform/aws', () => {
     const container = locals.containers;
     expect(container).toContain('for role, settings in local.roles');
     for (const name of secretNames) expect(container).not.toMatch(new RegExp(`name\\s*=\\s*"${name}"`));
-    expect(container).toContain('secrets = [for variable, secret in local.role_secrets[role] : { name = variable, valueFrom = local.secret_arns[secret] }]');
+    expect(container).toContain(
+      'secrets = [for variable, secret in local.role_secrets[role] : { name = variable, valueFrom = local.secret_arns[secret] }]',
+    );
     // Every ARN a task reads is a Secrets Manager secret.
     expect(locals.secret_arns).toContain('aws_secretsmanager_secret.application');
     expect(mod('.').config.module.services[0].database_url_secret_arn).toBe('${module.database.database_url_secret_arn}');
     expect(resource('modules/database', 'aws_secretsmanager_secret', 'url').for_each).toBe('${local.urls}');
     // What each role needs, and no more.
     expect(Object.keys(locals.role_secrets.submission).sort()).toEqual(['DATABASE_URL', 'KEY_CLAIM_TOKEN']);
-    expect(Object.keys(locals.role_secrets.retrieval).sort()).toEqual(['DATABASE_URL', 'ECDSA_KEY', 'METRICS_PASSWORD', 'METRICS_USERNAME', 'RETRIEVE_HMAC_KEY']);
+    expect(Object.keys(locals.role_secrets.retrieval).sort()).toEqual([
+      'DATABASE_URL',
+      'ECDSA_KEY',
+      'METRICS_PASSWORD',
+      'METRICS_USERNAME',
+      'RETRIEVE_HMAC_KEY',
+    ]);
     expect(Object.keys(locals.role_secrets.purge)).toEqual(['DATABASE_URL']);
     const readPolicy = services.data.aws_iam_policy_document.read_secrets[0];
     expect(readPolicy.statement[0].resources).toContain('local.role_secrets[each.key]');

@@ -5,24 +5,30 @@ import { covidshield } from '../../generated/covidshield.js';
 import { loadExportSigner } from '../../src/crypto/export-signer.js';
 import { generateSecrets } from '../../src/crypto/key-generation.js';
 import { buildExport } from '../../src/exports/build.js';
-import { encodeKeys, encodePreamble, type ExportKey } from '../../src/exports/key-file.js';
+import { encodeKeys, encodePreamble } from '../../src/exports/key-file.js';
+import type { DiagnosisKey } from '../../src/protocol/diagnosis-key.js';
 
 const info = { verificationKeyVersion: 'v1', verificationKeyId: '302', signatureAlgorithm: '1.2.840.10045.4.3.2' };
 const window = { startTimestamp: 1_700_000_000 - 86_400, endTimestamp: 1_700_000_000, region: 'CA' };
-const key = (fields: Partial<ExportKey> = {}): ExportKey => ({
+const key = (fields: Partial<DiagnosisKey> = {}): DiagnosisKey => ({
   keyData: randomBytes(16),
   rollingStartIntervalNumber: 2_833_200,
   rollingPeriod: 144,
   transmissionRiskLevel: 3,
   ...fields,
 });
-async function* batches(...lists: ExportKey[][]) {
+async function* batches(...lists: DiagnosisKey[][]) {
   yield* lists;
 }
 
 describe('key file encoding', () => {
   it('encodes keys byte for byte as protobufjs does with every field set', () => {
-    const keys = [key(), key({ transmissionRiskLevel: 0, rollingPeriod: 1, rollingStartIntervalNumber: 1 }), key({ rollingStartIntervalNumber: 2 ** 31 - 1 }), key({ transmissionRiskLevel: -1 })];
+    const keys = [
+      key(),
+      key({ transmissionRiskLevel: 0, rollingPeriod: 1, rollingStartIntervalNumber: 1 }),
+      key({ rollingStartIntervalNumber: 2 ** 31 - 1 }),
+      key({ transmissionRiskLevel: -1 }),
+    ];
     const expected = covidshield.TemporaryExposureKeyExport.encode({
       keys: keys.map((k) => ({ ...k, reportType: 1, daysSinceOnsetOfSymptoms: 0 })),
     }).finish();

@@ -2,13 +2,7 @@
 // and the COVID Alert app claiming a code and uploading keys sealed with tweetnacl.
 import { randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
-import {
-  EncryptedUploadRequest,
-  EncryptedUploadResponse,
-  KeyClaimRequest,
-  KeyClaimResponse,
-  Upload,
-} from '../../src/protocol/messages.js';
+import { EncryptedUploadRequest, EncryptedUploadResponse, KeyClaimRequest, KeyClaimResponse, Upload } from '../../src/protocol/messages.js';
 import { currentRollingStartIntervalNumber, INTERVALS_PER_DAY } from '../../src/protocol/time.js';
 import type { covidshield } from '../../generated/covidshield.js';
 import { PORTAL_TOKEN } from './servers.js';
@@ -27,7 +21,9 @@ export async function request(url: string, init: RequestInit = {}): Promise<Http
 }
 
 export function post(url: string, body: Uint8Array | string, headers: Record<string, string> = {}): Promise<HttpResult> {
-  return request(url, { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf', ...headers } });
+  // fetch's types take bytes backed by an ArrayBuffer: a copy is one.
+  const bytes = typeof body === 'string' ? body : new Uint8Array(body);
+  return request(url, { method: 'POST', body: bytes, headers: { 'content-type': 'application/x-protobuf', ...headers } });
 }
 
 /** The health portal: POST /new-key-claim[/hashID] with its bearer token. */

@@ -39,7 +39,9 @@ export default async function setup(project: TestProject) {
     return postgres.stop;
   } catch (err) {
     // Whatever stops the run is said, with what to do: a silent exit 1 helps nobody.
-    console.error(`test set-up: could not start Postgres for the tests: ${(err as Error).message}\n(set TEST_DATABASE_URL to use a running Postgres)`);
+    console.error(
+      `test set-up: could not start Postgres for the tests: ${(err as Error).message}\n(set TEST_DATABASE_URL to use a running Postgres)`,
+    );
     throw err;
   }
 }

@@ -2,7 +2,7 @@
 import { pino } from 'pino';
 import type pg from 'pg';
 import { loadConfig, type Config, type Environment } from '../../src/config.js';
-import { startRole, type Running } from '../../src/roles.js';
+import { startRole, type Running } from '../../src/start.js';
 import type { Clock } from '../../src/protocol/time.js';
 import { freshDatabaseUrl, testPool } from './database.js';
 import { generateSecrets } from '../../src/crypto/key-generation.js';
@@ -54,7 +54,7 @@ export async function startSystem(env: Environment = {}, clock = new TestClock()
       PURGE_INTERVAL_SECONDS: '3600',
       ...env,
     },
-    '/nonexistent',
+    'all',
   );
   const running: Running = await startRole('all', config, pino({ level: 'silent' }), clock);
   const db = testPool(databaseUrl);
@@ -75,7 +75,7 @@ export async function startSystem(env: Environment = {}, clock = new TestClock()
 
 /** Another key-retrieval server on an existing database, as a second replica would be. */
 export async function startRetrievalReplica(system: TestSystem): Promise<{ url: string; stop(): Promise<void> }> {
-  const config = { ...system.config, listen: { host: '127.0.0.1', port: 0 } };
+  const config = { ...system.config, service: { ...system.config.service, listen: { host: '127.0.0.1', port: 0 } } };
   const running = await startRole('key-retrieval', config, pino({ level: 'silent' }), system.clock);
   return { url: running.urls['key-retrieval']!, stop: running.stop };
 }

@@ -11,7 +11,11 @@ describe('claim standing', () => {
 
   it('counts tries down and bans at the limit for the rest of the hour', () => {
     expect(claimStanding({ failures: 49, lastFailureMs: now }, now, rules)).toEqual({ banned: false, triesRemaining: 1, remainingBanMs: 0 });
-    expect(claimStanding({ failures: 50, lastFailureMs: now - 1000 }, now, rules)).toEqual({ banned: true, triesRemaining: 0, remainingBanMs: 3_599_000 });
+    expect(claimStanding({ failures: 50, lastFailureMs: now - 1000 }, now, rules)).toEqual({
+      banned: true,
+      triesRemaining: 0,
+      remainingBanMs: 3_599_000,
+    });
     expect(claimStanding({ failures: 120, lastFailureMs: now }, now, rules).triesRemaining).toBe(0);
   });
 

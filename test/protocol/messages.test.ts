@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ClaimError, encodeClaimResponse, encodeUploadResponse, KeyClaimResponse, TemporaryExposureKey, tryDecode, UploadError } from '../../src/protocol/messages.js';
+import {
+  ClaimError,
+  encodeClaimResponse,
+  encodeUploadResponse,
+  KeyClaimResponse,
+  TemporaryExposureKey,
+  tryDecode,
+  UploadError,
+} from '../../src/protocol/messages.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -15,7 +23,9 @@ describe('protobuf messages keep proto2 presence', () => {
   });
 
   it('sets a zero remaining_ban_duration as an empty Duration, and a ban as seconds and nanos', () => {
-    expect(hex(encodeClaimResponse({ error: ClaimError.INVALID_ONE_TIME_CODE, triesRemaining: 0, remainingBanMs: 0 }))).toBe('0802' + '1800' + '2200');
+    expect(hex(encodeClaimResponse({ error: ClaimError.INVALID_ONE_TIME_CODE, triesRemaining: 0, remainingBanMs: 0 }))).toBe(
+      '0802' + '1800' + '2200',
+    );
     // 3599.5 s = seconds 3599 (0x0e0f → varint 8f 1c), nanos 500000000 (varint 80 ca b5 ee 01).
     expect(hex(encodeClaimResponse({ error: ClaimError.TEMPORARY_BAN, triesRemaining: 0, remainingBanMs: 3_599_500 }))).toBe(
       '0805' + '1800' + '2209' + '088f1c' + '1080cab5ee01',

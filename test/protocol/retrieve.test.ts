@@ -42,7 +42,10 @@ describe('key windows', () => {
   });
 
   it('serves one day by its number, within D−14 … D', () => {
-    expect(keyWindow(String(today - 14), now, rules)).toMatchObject({ ok: true, window: { firstHour: (today - 14) * 24, endHour: (today - 13) * 24 } });
+    expect(keyWindow(String(today - 14), now, rules)).toMatchObject({
+      ok: true,
+      window: { firstHour: (today - 14) * 24, endHour: (today - 13) * 24 },
+    });
     expect(keyWindow(String(today - 15), now, rules)).toEqual({ ok: false, status: 410, message: 'requested data no longer valid' });
     expect(keyWindow(String(today + 1), now, rules)).toEqual({ ok: false, status: 404, message: 'cannot request future data' });
     expect(keyWindow(String(today), now, rules).ok).toBe(true);

@@ -27,8 +27,22 @@ describe('upload validation (protocol §4.3 steps 6–10)', () => {
 
   it('counts keys: none, and more than 28', () => {
     expect(errorOf(at(now / 1000, []))).toBe('NO_KEYS_IN_PAYLOAD');
-    expect(errorOf(at(now / 1000, Array.from({ length: 28 }, () => key())))).toBe('ok');
-    expect(errorOf(at(now / 1000, Array.from({ length: 29 }, () => key())))).toBe('TOO_MANY_KEYS');
+    expect(
+      errorOf(
+        at(
+          now / 1000,
+          Array.from({ length: 28 }, () => key()),
+        ),
+      ),
+    ).toBe('ok');
+    expect(
+      errorOf(
+        at(
+          now / 1000,
+          Array.from({ length: 29 }, () => key()),
+        ),
+      ),
+    ).toBe('TOO_MANY_KEYS');
   });
 
   it('wants a timestamp within an hour of server time, nanos ignored', () => {
@@ -63,7 +77,8 @@ describe('upload validation (protocol §4.3 steps 6–10)', () => {
 
   it('limits the span of rolling start intervals to 15 days, in any order, unaligned or repeated', () => {
     const t = now / 1000;
-    const span = (first: number, last: number) => errorOf(at(t, [key({ rollingStartIntervalNumber: first }), key({ rollingStartIntervalNumber: last })]));
+    const span = (first: number, last: number) =>
+      errorOf(at(t, [key({ rollingStartIntervalNumber: first }), key({ rollingStartIntervalNumber: last })]));
     expect(span(today, today - 14 * 144)).toBe('ok');
     expect(span(today - 14 * 144, today)).toBe('ok');
     expect(span(today + 1, today - 14 * 144 + 1)).toBe('ok');

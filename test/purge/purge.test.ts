@@ -21,7 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => system.stop());
 
-const purgeAt = (ms: number) => purgeOnce(system.db, system.config, new TestClock(ms), log);
+const purgeAt = (ms: number) => purgeOnce(system.db, system.config.purge!, new TestClock(ms), log);
 const count = async (sql: string, params: unknown[] = []) => (await system.db.query(sql, params)).rows[0].n as number;
 const eventCount = (identifier: string) =>
   count("SELECT coalesce(sum(count), 0)::int AS n FROM events WHERE identifier = $1 AND source = 'portal-one'", [identifier]);
@@ -51,7 +51,10 @@ describe('retention purge', () => {
     const firstKept = (dateNumber(NOW) - 15) * 24;
     const kept = makeKeys(1, NOW);
     const old = makeKeys(1, NOW);
-    for (const [hour, keys] of [[firstKept, kept], [firstKept - 1, old]] as const) {
+    for (const [hour, keys] of [
+      [firstKept, kept],
+      [firstKept - 1, old],
+    ] as const) {
       await withClock(hour * HOUR + 30 * 60_000, async () => {
         const phone = await claimedPhone(system.submissionUrl);
         expect((await phone.upload(system.submissionUrl, keys, system.clock.now())).status).toBe(200);
@@ -133,7 +136,7 @@ describe('retention purge', () => {
     const other = testPool(system.databaseUrl);
     try {
       const later = new TestClock(NOW + 25 * HOUR);
-      const [a, b] = await Promise.all([purgeOnce(system.db, system.config, later, log), purgeOnce(other, system.config, later, log)]);
+      const [a, b] = await Promise.all([purgeOnce(system.db, system.config.purge!, later, log), purgeOnce(other, system.config.purge!, later, log)]);
       expect(a.unclaimedCodes + b.unclaimedCodes).toBe(20);
       expect(await eventCount('OTKUnclaimed')).toBe(before + 20);
     } finally {

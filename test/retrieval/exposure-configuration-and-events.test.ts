@@ -36,7 +36,9 @@ describe('/exposure-configuration', () => {
     });
     const etag = result.headers.get('etag')!;
     expect(etag).toMatch(/^"[^"]+"$/);
-    const again = await request(`${system.retrievalUrl}/exposure-configuration/CA.json`, { headers: { 'if-none-match': etag, 'cache-control': 'no-store' } });
+    const again = await request(`${system.retrievalUrl}/exposure-configuration/CA.json`, {
+      headers: { 'if-none-match': etag, 'cache-control': 'no-store' },
+    });
     expect(again.status).toBe(304);
     expect(again.bytes).toHaveLength(0);
     expect((await request(`${system.retrievalUrl}/exposure-configuration/region.json`)).status).toBe(200);
@@ -61,7 +63,12 @@ describe('/exposure-configuration', () => {
 describe('/events', () => {
   it('wants Basic auth and GET, and a real date', async () => {
     const today = utcDate(system.clock.now());
-    for (const headers of [{}, basic('metrics-user', 'wrong-password'), basic('wrong-user!', 'metrics-password'), { authorization: 'Bearer metrics-password' }]) {
+    for (const headers of [
+      {},
+      basic('metrics-user', 'wrong-password'),
+      basic('wrong-user!', 'metrics-password'),
+      { authorization: 'Bearer metrics-password' },
+    ]) {
       const result = await request(`${system.retrievalUrl}/events/${today}`, { headers });
       expect(result.status).toBe(401);
       expect(result.text).toBe('unauthorized\n');

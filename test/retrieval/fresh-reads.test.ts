@@ -9,7 +9,14 @@ function controlledQuery() {
     const n = ++started;
     return new Promise<number>((resolve) => pending.push(() => resolve(n)));
   };
-  return { query, started: () => started, finishOldest: async () => { pending.shift()!(); await new Promise((r) => setImmediate(r)); } };
+  return {
+    query,
+    started: () => started,
+    finishOldest: async () => {
+      pending.shift()!();
+      await new Promise((r) => setImmediate(r));
+    },
+  };
 }
 
 describe('FreshReads', () => {

@@ -80,8 +80,17 @@ describe('/retrieve authentication and method', () => {
   });
 
   it('answers 404 for a missing or malformed segment', async () => {
-    const mac = retrievePath(TODAY - 1, NOW).split('/').pop()!;
-    for (const path of ['/retrieve', '/retrieve/302', `/retrieve/302/${TODAY - 1}`, `/retrieve/30/${TODAY - 1}/${mac}`, `/retrieve/302/${TODAY - 1}0/${mac}`, `/retrieve/3a2/${TODAY - 1}/${mac}`]) {
+    const mac = retrievePath(TODAY - 1, NOW)
+      .split('/')
+      .pop()!;
+    for (const path of [
+      '/retrieve',
+      '/retrieve/302',
+      `/retrieve/302/${TODAY - 1}`,
+      `/retrieve/30/${TODAY - 1}/${mac}`,
+      `/retrieve/302/${TODAY - 1}0/${mac}`,
+      `/retrieve/3a2/${TODAY - 1}/${mac}`,
+    ]) {
       const result = await request(system.retrievalUrl + path);
       expect(result.status, path).toBe(404);
       expect(result.text).toBe('404 page not found\n');
@@ -183,13 +192,24 @@ describe('/retrieve key files', () => {
     const served = exported.keys.map((k) => hex(k.keyData!));
     expect(served).toEqual(keys.map((k) => hex(k.keyData!)).sort());
     for (const key of exported.keys) {
-      for (const field of ['keyData', 'transmissionRiskLevel', 'rollingStartIntervalNumber', 'rollingPeriod', 'reportType', 'daysSinceOnsetOfSymptoms']) {
+      for (const field of [
+        'keyData',
+        'transmissionRiskLevel',
+        'rollingStartIntervalNumber',
+        'rollingPeriod',
+        'reportType',
+        'daysSinceOnsetOfSymptoms',
+      ]) {
         expect(Object.hasOwn(key, field), field).toBe(true);
       }
       expect(key.reportType).toBe(covidshield.TemporaryExposureKey.ReportType.CONFIRMED_TEST);
       expect(key.daysSinceOnsetOfSymptoms).toBe(0);
       const sent = keys.find((k) => hex(k.keyData!) === hex(key.keyData!))!;
-      expect(key).toMatchObject({ transmissionRiskLevel: 4, rollingStartIntervalNumber: sent.rollingStartIntervalNumber, rollingPeriod: sent.rollingPeriod });
+      expect(key).toMatchObject({
+        transmissionRiskLevel: 4,
+        rollingStartIntervalNumber: sent.rollingStartIntervalNumber,
+        rollingPeriod: sent.rollingPeriod,
+      });
     }
 
     const [signature] = file.signatures.signatures;

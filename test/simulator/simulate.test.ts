@@ -69,7 +69,26 @@ describe('simulate', () => {
     system.clock.ms = Date.now();
     const child = spawn(
       process.execPath,
-      [path.resolve('dist/cli.js'), 'simulate', '--phones', '25', '--days', '5', '--positives', '0.2', '--submission-url', system.submissionUrl, '--retrieval-url', system.retrievalUrl, '--token', PORTAL_TOKEN, '--hmac-key', RETRIEVE_HMAC_KEY, '--public-key', pem],
+      [
+        path.resolve('dist/cli.js'),
+        'simulate',
+        '--phones',
+        '25',
+        '--days',
+        '5',
+        '--positives',
+        '0.2',
+        '--submission-url',
+        system.submissionUrl,
+        '--retrieval-url',
+        system.retrievalUrl,
+        '--token',
+        PORTAL_TOKEN,
+        '--hmac-key',
+        RETRIEVE_HMAC_KEY,
+        '--public-key',
+        pem,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
     );
     let out = '';
@@ -84,7 +103,10 @@ describe('simulate', () => {
     const dataDir = await throwawayDataDir('simulate-pem-');
     onTestFinished(() => rm(dataDir, { recursive: true, force: true }));
     const keyFile = path.join(dataDir, 'export-key.pem');
-    const pem = createPrivateKey({ key: Buffer.from(EXPORT_KEYS.ecdsaKey, 'hex'), format: 'der', type: 'sec1' }).export({ format: 'pem', type: 'pkcs8' });
+    const pem = createPrivateKey({ key: Buffer.from(EXPORT_KEYS.ecdsaKey, 'hex'), format: 'der', type: 'sec1' }).export({
+      format: 'pem',
+      type: 'pkcs8',
+    });
     await writeFile(keyFile, pem);
     const child = spawn(process.execPath, [path.resolve('dist/cli.js'), 'simulate', '--phones', '10', '--days', '3', '--positives', '0.2'], {
       stdio: ['ignore', 'pipe', 'pipe'],

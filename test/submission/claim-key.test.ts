@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClaimError, KeyClaimRequest } from '../../src/protocol/messages.js';
-import { issueCode, Phone, post, type ClaimResult } from '../helpers/app-client.js';
+import { issueCode, Phone, post, type ClaimResult, type HttpResult } from '../helpers/app-client.js';
 import { startSystem, type TestSystem } from '../helpers/servers.js';
 
 let system: TestSystem;
@@ -16,10 +16,11 @@ let clientCounter = 0;
 /** A distinct client address, as the load balancer would append it. */
 const freshClient = () => ({ 'x-forwarded-for': `198.51.100.${++clientCounter}` });
 const claimRaw = (body: Uint8Array | string, headers: Record<string, string>) => post(`${system.submissionUrl}/claim-key`, body, headers);
-const failureCount = async () => (await system.db.query('SELECT coalesce(sum(failures), 0)::int AS n FROM failed_key_claim_attempts')).rows[0].n as number;
+const failureCount = async () =>
+  (await system.db.query('SELECT coalesce(sum(failures), 0)::int AS n FROM failed_key_claim_attempts')).rows[0].n as number;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-function expectClaimHeaders(result: ClaimResult) {
+function expectClaimHeaders(result: HttpResult) {
   expect(result.headers.get('content-type')).toBe('application/x-protobuf');
   if (result.status >= 400) expect(result.headers.get('x-content-type-options')).toBe('nosniff');
 }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EncryptedUploadRequest, Upload, UploadError } from '../../src/protocol/messages.js';
 import { hourNumber } from '../../src/protocol/time.js';
-import { claimedPhone, issueCode, makeKeys, Phone, post, sendUpload, type Key, type UploadResult } from '../helpers/app-client.js';
+import { claimedPhone, issueCode, makeKeys, type Phone, post, sendUpload, type Key, type UploadResult } from '../helpers/app-client.js';
 import { startSystem, type TestSystem } from '../helpers/servers.js';
 
 let system: TestSystem;
@@ -12,12 +12,12 @@ beforeAll(async () => {
 });
 afterAll(() => system.stop());
 
-const DAY = 86_400_000;
 const now = () => system.clock.now();
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const keyCount = async () => (await system.db.query('SELECT count(*)::int AS n FROM diagnosis_keys')).rows[0].n as number;
 const remaining = async (phone: Phone) =>
-  (await system.db.query('SELECT remaining_keys FROM encryption_keys WHERE app_public_key = $1', [phone.keypair.publicKey])).rows[0].remaining_keys as number;
+  (await system.db.query('SELECT remaining_keys FROM encryption_keys WHERE app_public_key = $1', [phone.keypair.publicKey])).rows[0]
+    .remaining_keys as number;
 
 function expectError(result: UploadResult, status: number, error: keyof typeof UploadError) {
   expect({ status: result.status, error: UploadError[result.response.error] }).toEqual({ status, error });
@@ -59,7 +59,11 @@ describe('/upload', () => {
   it('answers oversized, truncated and random bodies with 400 UNKNOWN', async () => {
     const phone = await claimedPhone(system.submissionUrl);
     const valid = phone.seal(makeKeys(1, now()), now() / 1000);
-    await expectRefused(() => sendUpload(system.submissionUrl, Buffer.concat([valid, Buffer.from([0x2a, 0x80, 0x08]), randomBytes(1024)])), 400, 'UNKNOWN');
+    await expectRefused(
+      () => sendUpload(system.submissionUrl, Buffer.concat([valid, Buffer.from([0x2a, 0x80, 0x08]), randomBytes(1024)])),
+      400,
+      'UNKNOWN',
+    );
     await expectRefused(() => sendUpload(system.submissionUrl, valid.subarray(0, valid.length - 5)), 400, 'UNKNOWN');
     await expectRefused(() => sendUpload(system.submissionUrl, Buffer.from('ffffffffffffffffffff', 'hex')), 400, 'UNKNOWN');
     // 1024 bytes is allowed: the same upload padded with an unknown field up to the limit.
@@ -72,7 +76,8 @@ describe('/upload', () => {
   it('checks the server key, the keypair, the nonce and the app key in the protocol order', async () => {
     const phone = await claimedPhone(system.submissionUrl);
     const sealed = EncryptedUploadRequest.decode(phone.seal(makeKeys(1, now()), now() / 1000));
-    const send = (fields: Record<string, unknown>) => () => sendUpload(system.submissionUrl, EncryptedUploadRequest.encode({ ...sealed, ...fields }).finish());
+    const send = (fields: Record<string, unknown>) => () =>
+      sendUpload(system.submissionUrl, EncryptedUploadRequest.encode({ ...sealed, ...fields }).finish());
     await expectRefused(send({ serverPublicKey: randomBytes(31) }), 400, 'INVALID_CRYPTO_PARAMETERS');
     await expectRefused(send({ serverPublicKey: randomBytes(32) }), 401, 'INVALID_KEYPAIR');
     // An unknown server key is refused before a bad nonce is looked at.
@@ -105,7 +110,10 @@ describe('/upload', () => {
   it('maps every payload problem to its error, writing nothing', async () => {
     const phone = await claimedPhone(system.submissionUrl);
     const t = now() / 1000;
-    const sealed = (keys: Key[], timestamp = t) => () => sendUpload(system.submissionUrl, phone.seal(keys, timestamp));
+    const sealed =
+      (keys: Key[], timestamp = t) =>
+      () =>
+        sendUpload(system.submissionUrl, phone.seal(keys, timestamp));
     const raw = (plaintext: Uint8Array) => () => sendUpload(system.submissionUrl, phone.seal([], t, plaintext));
     const one = (fields: Partial<Key>) => makeKeys(1, now(), fields);
     await expectRefused(raw(Buffer.from('0aff', 'hex')), 400, 'INVALID_PAYLOAD');
@@ -155,7 +163,9 @@ describe('/upload', () => {
       expect(r.status).toBe(400);
       expect([UploadError.TOO_MANY_KEYS, UploadError.INVALID_KEYPAIR]).toContain(r.response.error);
     }
-    const stored = await system.db.query('SELECT count(*)::int AS n FROM diagnosis_keys WHERE key_data = ANY($1)', [batches.flat().map((k) => k.keyData)]);
+    const stored = await system.db.query('SELECT count(*)::int AS n FROM diagnosis_keys WHERE key_data = ANY($1)', [
+      batches.flat().map((k) => k.keyData),
+    ]);
     expect(stored.rows[0].n).toBe(40);
     expect(await remaining(phone)).toBe(3);
   });
@@ -177,7 +187,7 @@ describe('/upload', () => {
     const body = phone.seal(makeKeys(1, now()), now() / 1000);
     const result = await post(`${system.submissionUrl}/upload`, body, { 'content-type': 'application/x-www-form-urlencoded' });
     expect(result.status).toBe(200);
-    const put = await fetch(`${system.submissionUrl}/upload`, { method: 'PUT', body: phone.seal(makeKeys(1, now()), now() / 1000) });
+    const put = await fetch(`${system.submissionUrl}/upload`, { method: 'PUT', body: new Uint8Array(phone.seal(makeKeys(1, now()), now() / 1000)) });
     expect(put.status).toBe(200);
   });
 });

@@ -18,7 +18,14 @@ async function runSubmission(
 ): Promise<string> {
   const port = await freePort();
   const child = spawn(process.execPath, [CLI, 'key-submission'], {
-    env: { PATH: process.env.PATH ?? '', DATABASE_URL: freshDatabaseUrl(), KEY_CLAIM_TOKEN: `${PORTAL_TOKEN}=portal`, BIND_ADDR: `127.0.0.1:${port}`, LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: freshDatabaseUrl(),
+      KEY_CLAIM_TOKEN: `${PORTAL_TOKEN}=portal`,
+      BIND_ADDR: `127.0.0.1:${port}`,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -27,7 +34,10 @@ async function runSubmission(
   const base = `http://127.0.0.1:${port}`;
   try {
     for (let i = 0; ; i++) {
-      const up = await fetch(`${base}/services/ping`).then((r) => r.ok, () => false);
+      const up = await fetch(`${base}/services/ping`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (up) break;
       if (i > 600) throw new Error('server did not start');
       await new Promise((r) => setTimeout(r, 50));
@@ -55,7 +65,10 @@ describe('METRIC_PROVIDER=stdout and pretty', () => {
       },
       (o) => o.includes('diagnosis_one_time_codes_generated_total'),
     );
-    const exports = out.trim().split('\n').map((line) => JSON.parse(line));
+    const exports = out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const last = exports.at(-1);
     expect(Date.parse(last.time)).toBeGreaterThan(0);
     const generated = last.metrics.find((m: { name: string }) => m.name === 'diagnosis_one_time_codes_generated_total');
@@ -86,7 +99,10 @@ describe('TRACER_PROVIDER=stdout', () => {
       },
       (o) => o.includes('"/claim-key"'),
     );
-    const spans = out.trim().split('\n').map((line) => JSON.parse(line));
+    const spans = out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const claim = spans.find((s) => s.name === 'POST /claim-key');
     expect(claim.attributes).toEqual({ 'http.request.method': 'POST', 'http.route': '/claim-key', 'http.response.status_code': 200 });
     const queries = spans.filter((s) => s.parentSpanId === claim.spanId);
@@ -113,7 +129,10 @@ describe('logs', () => {
       (o) => o.includes('"/claim-key"'),
       'stderr',
     );
-    const lines = err.trim().split('\n').map((line) => JSON.parse(line));
+    const lines = err
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const requests = lines.filter((l) => l.msg === 'request');
     expect(requests.find((l) => l.route === '/claim-key')).toMatchObject({ method: 'POST', status: 200, ms: expect.any(Number), level: 30 });
     expect(requests.find((l) => l.route === '/new-key-claim')).toMatchObject({ status: 200 });

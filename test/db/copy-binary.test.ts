@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { keysFromBinaryCopy } from '../../src/retrieval/copy-binary.js';
+import { keysFromBinaryCopy } from '../../src/db/copy-binary.js';
 
 /** What Postgres sends for COPY … (FORMAT binary) of key rows. */
 function binaryCopy(rows: { keyData: Buffer; rsin: number; period: number; risk: number }[]): Buffer {
@@ -23,7 +23,7 @@ function binaryCopy(rows: { keyData: Buffer; rsin: number; period: number; risk:
 }
 
 async function* chunked(bytes: Buffer, sizes: () => number) {
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     const n = sizes();
     yield bytes.subarray(at, at + n);
     at += n;
@@ -37,7 +37,13 @@ describe('binary COPY reader', () => {
   for (const [name, sizes] of [
     ['one chunk', () => bytes.length],
     ['single bytes', () => 1],
-    ['odd chunks', (() => { let n = 0; return () => 1 + ((n = (n * 31 + 7) % 97)); })()],
+    [
+      'odd chunks',
+      (() => {
+        let n = 0;
+        return () => 1 + (n = (n * 31 + 7) % 97);
+      })(),
+    ],
   ] as const) {
     it(`reads every row in order from ${name}, in batches`, async () => {
       const batches = [];
@@ -46,14 +52,22 @@ describe('binary COPY reader', () => {
       const keys = batches.flat();
       keys.forEach((key, i) => {
         expect(key.keyData.equals(rows[i]!.keyData)).toBe(true);
-        expect(key).toMatchObject({ rollingStartIntervalNumber: rows[i]!.rsin, rollingPeriod: rows[i]!.period, transmissionRiskLevel: rows[i]!.risk });
+        expect(key).toMatchObject({
+          rollingStartIntervalNumber: rows[i]!.rsin,
+          rollingPeriod: rows[i]!.period,
+          transmissionRiskLevel: rows[i]!.risk,
+        });
       });
     });
   }
 
   it('refuses what is not binary COPY', async () => {
     await expect(async () => {
-      for await (const _ of keysFromBinaryCopy(chunked(Buffer.from('key,rsin\n0102,3\n'.repeat(3)), () => 64), 10)) void _;
+      for await (const _ of keysFromBinaryCopy(
+        chunked(Buffer.from('key,rsin\n0102,3\n'.repeat(3)), () => 64),
+        10,
+      ))
+        void _;
     }).rejects.toThrow('not a binary COPY stream');
   });
 });

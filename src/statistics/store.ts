@@ -9,12 +9,17 @@ export type ServerEvent = 'OTKGenerated' | 'OTKRegenerated' | 'OTKClaimed' | 'OT
 /** Events this server records itself, as against those the app reports. */
 export const SERVER_DEVICE_TYPE = 'server';
 
+/**
+ * The statement that adds counts to events: `rows` yields (source, identifier, device_type,
+ * date, count), as VALUES or a SELECT. The one place events are written.
+ */
+export function addEventsSql(rows: string): string {
+  return `INSERT INTO events (source, identifier, device_type, date, count) ${rows}
+    ON CONFLICT (source, identifier, device_type, date) DO UPDATE SET count = events.count + EXCLUDED.count`;
+}
+
 export async function recordEvent(client: Client, source: string, event: ServerEvent, nowMs: number, count = 1): Promise<void> {
-  await client.query(
-    `INSERT INTO events (source, identifier, device_type, date, count) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (source, identifier, device_type, date) DO UPDATE SET count = events.count + EXCLUDED.count`,
-    [source, event, SERVER_DEVICE_TYPE, utcDate(nowMs), count],
-  );
+  await client.query(addEventsSql('VALUES ($1, $2, $3, $4, $5)'), [source, event, SERVER_DEVICE_TYPE, utcDate(nowMs), count]);
 }
 
 export async function recordUpload(client: Client, originator: string, firstUpload: boolean, nowMs: number): Promise<void> {
@@ -32,6 +37,16 @@ export async function recordOneTimeCodeLife(client: Client, originator: string, 
      ON CONFLICT (originator, hours, date) DO UPDATE SET count = otk_life_duration.count + 1`,
     [originator, hours, utcDate(nowMs)],
   );
+}
+
+/** Codes not yet claimed, keypairs claimed, and keys stored: the gauges operators watch. */
+export async function storedCounts(db: Pool): Promise<{ unclaimed: number; claimed: number; keys: number }> {
+  const result = await db.query<{ unclaimed: number; claimed: number; keys: number }>(
+    `SELECT (SELECT count(*) FROM encryption_keys WHERE app_public_key IS NULL)::int AS unclaimed,
+            (SELECT count(*) FROM encryption_keys WHERE app_public_key IS NOT NULL)::int AS claimed,
+            (SELECT count(*) FROM diagnosis_keys)::int AS keys`,
+  );
+  return result.rows[0]!;
 }
 
 // Reads for /events (protocol §5.3): one day's statistics, per source.

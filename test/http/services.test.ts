@@ -48,7 +48,10 @@ describe('/services on both servers', () => {
 
 describe('/clear-diagnosis-keys', () => {
   it('does not exist unless ENABLE_TEST_TOOLS is on', async () => {
-    const result = await request(`${system.submissionUrl}/clear-diagnosis-keys`, { method: 'POST', headers: { authorization: `Bearer ${PORTAL_TOKEN}` } });
+    const result = await request(`${system.submissionUrl}/clear-diagnosis-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${PORTAL_TOKEN}` },
+    });
     expect(result.status).toBe(404);
   });
 

@@ -5,12 +5,12 @@ import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { loadConfig } from '../config.js';
+import { DEFAULT_DATA_DIR, loadConfig, parseEnvironment } from '../config.js';
 import { loadExportSigner } from '../crypto/export-signer.js';
 import { developmentSecrets, withDevelopmentSecrets } from '../dev-secrets.js';
 import type { Clock } from '../protocol/time.js';
-import { startRole } from '../roles.js';
-import { simulate, type Servers, type SimulationSettings, type SimulationSummary } from './simulate.js';
+import { startRole } from '../start.js';
+import { simulate, type Servers, type SimulationSettings, type SimulationSummary } from '../simulator/simulate.js';
 
 export const SIMULATE_USAGE = `usage: diagnosis-server simulate [options]
   --phones N          phones (default 200)
@@ -55,11 +55,13 @@ export function formatSummary(s: SimulationSummary): string {
     `people notified:       ${s.peopleNotified}`,
     `downloaded per phone:  ${(s.bytesDownloadedPerPhone / 1024).toFixed(1)} KiB`,
     `time:                  ${s.seconds.toFixed(1)} s`,
-    s.problems.length ? `MISMATCH:\n  ${s.problems.join('\n  ')}` : 'matches: correct (every phone that heard a published key matched it, and no other)',
+    s.problems.length
+      ? `MISMATCH:\n  ${s.problems.join('\n  ')}`
+      : 'matches: correct (every phone that heard a published key matched it, and no other)',
   ].join('\n');
 }
 
-export async function simulateCommand(args: string[], defaultDataDir: string): Promise<number> {
+export async function simulateCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -82,51 +84,57 @@ export async function simulateCommand(args: string[], defaultDataDir: string): P
     positiveShare: Number(values.positives),
     seed: Number(values.seed),
   };
-  if (![settings.phones, settings.days, settings.contactsPerDay, settings.seed].every((n) => Number.isInteger(n) && n >= 1) || !(settings.positiveShare >= 0 && settings.positiveShare <= 1)) {
+  if (
+    ![settings.phones, settings.days, settings.contactsPerDay, settings.seed].every((n) => Number.isInteger(n) && n >= 1) ||
+    !(settings.positiveShare >= 0 && settings.positiveShare <= 1)
+  ) {
     console.error(SIMULATE_USAGE);
     return 2;
   }
 
-  let servers: Servers;
-  let stop = async () => {};
   if (values['submission-url'] || values['retrieval-url']) {
-    const config = loadConfig(process.env, defaultDataDir);
-    const token = values.token ?? config.claimTokens[0]?.token;
-    const hmacKey = values['hmac-key'] ?? process.env.RETRIEVE_HMAC_KEY;
+    const variables = parseEnvironment(process.env);
+    const token = values.token ?? variables.KEY_CLAIM_TOKEN?.[0]?.token;
+    const hmacKey = values['hmac-key'] ?? variables.RETRIEVE_HMAC_KEY?.toString('hex');
     if (!values['submission-url'] || !values['retrieval-url'] || !token || !hmacKey || !values['public-key']) {
       console.error(`simulate: remote servers need --submission-url, --retrieval-url, --token, --hmac-key and --public-key\n\n${SIMULATE_USAGE}`);
       return 2;
     }
-    servers = {
+    return report(settings, {
       submissionUrl: values['submission-url'],
       retrievalUrl: values['retrieval-url'],
       portalToken: token,
       hmacKey: Buffer.from(hmacKey, 'hex'),
       publicKey: createPublicKey(await readFile(values['public-key'], 'utf8')),
-    };
-  } else {
-    const dataDir = process.env.DATA_DIR || defaultDataDir;
-    const { env } = withDevelopmentSecrets(process.env, (await developmentSecrets(dataDir)).secrets);
-    const config = loadConfig({ ...env, BIND_ADDR: '127.0.0.1:0' }, defaultDataDir);
-    const clock = new ShiftedClock();
-    const running = await startRole('all', config, pino({ level: 'warn' }), clock);
-    stop = running.stop;
-    servers = {
+    });
+  }
+
+  const dataDir = process.env.DATA_DIR || DEFAULT_DATA_DIR;
+  const { env } = withDevelopmentSecrets(process.env, (await developmentSecrets(dataDir)).secrets);
+  const config = loadConfig({ ...env, BIND_ADDR: '127.0.0.1:0' }, 'all');
+  const { submission, retrieval } = config;
+  if (!submission || !retrieval) throw new Error('the all role runs both servers');
+  const clock = new ShiftedClock();
+  const running = await startRole('all', config, pino({ level: 'warn' }), clock);
+  // From here on, whatever throws, the servers started here are stopped.
+  try {
+    return await report(settings, {
       submissionUrl: running.urls['key-submission']!,
       retrievalUrl: running.urls['key-retrieval']!,
-      portalToken: config.claimTokens[0]!.token,
-      hmacKey: config.retrieveHmacKey!,
+      portalToken: submission.claimTokens[0]!.token,
+      hmacKey: retrieval.retrieveHmacKey,
       // ECDSA_KEY as the servers read it: hex, or the path of a PEM file.
-      publicKey: loadExportSigner(config.ecdsaKey!).publicKey,
-      region: config.region,
+      publicKey: loadExportSigner(retrieval.ecdsaKey).publicKey,
+      region: submission.region,
       setTime: (ms) => clock.set(ms),
-    };
-  }
-  try {
-    const summary = await simulate(settings, servers, progressBar());
-    console.log(formatSummary(summary));
-    return summary.problems.length === 0 ? 0 : 1;
+    });
   } finally {
-    await stop();
+    await running.stop();
   }
+}
+
+async function report(settings: SimulationSettings, servers: Servers): Promise<number> {
+  const summary = await simulate(settings, servers, progressBar());
+  console.log(formatSummary(summary));
+  return summary.problems.length === 0 ? 0 : 1;
 }

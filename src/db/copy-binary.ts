@@ -1,7 +1,7 @@
 // Reads PostgreSQL's binary COPY format for the rows of a key file: far cheaper per row
 // than the text protocol's parsing (bench/export-build.mjs: 750,000 keys read in a
 // fraction of the time), and the key bytes arrive as they are, with no hex to decode.
-import type { ExportKey } from '../exports/key-file.js';
+import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const FIELDS = 4;
@@ -10,10 +10,10 @@ const FIELDS = 4;
  * Turns COPY … (FORMAT binary) output of (key_data, rolling_start_interval_number,
  * rolling_period, transmission_risk_level) into key batches, whatever the chunking.
  */
-export async function* keysFromBinaryCopy(chunks: AsyncIterable<Buffer>, batchSize: number): AsyncIterable<ExportKey[]> {
+export async function* keysFromBinaryCopy(chunks: AsyncIterable<Buffer>, batchSize: number): AsyncIterable<DiagnosisKey[]> {
   let pending: Buffer = Buffer.alloc(0);
   let headerRead = false;
-  let batch: ExportKey[] = [];
+  let batch: DiagnosisKey[] = [];
   for await (const chunk of chunks) {
     const buffer: Buffer = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     let at = 0;
@@ -46,10 +46,10 @@ export async function* keysFromBinaryCopy(chunks: AsyncIterable<Buffer>, batchSi
       }
       if (starts.length < FIELDS || end > buffer.length) break;
       batch.push({
-        keyData: buffer.subarray(starts[0]!, starts[1]! - 4),
-        rollingStartIntervalNumber: buffer.readInt32BE(starts[1]!),
-        rollingPeriod: buffer.readInt32BE(starts[2]!),
-        transmissionRiskLevel: buffer.readInt16BE(starts[3]!),
+        keyData: buffer.subarray(starts[0], starts[1]! - 4),
+        rollingStartIntervalNumber: buffer.readInt32BE(starts[1]),
+        rollingPeriod: buffer.readInt32BE(starts[2]),
+        transmissionRiskLevel: buffer.readInt16BE(starts[3]),
       });
       at = end;
       if (batch.length === batchSize) {
