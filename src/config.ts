@@ -84,6 +84,10 @@ const variables = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
+  DATABASE_READER_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
   EMBEDDED_POSTGRES_PORT: port.default(54320),
   DATA_DIR: text.optional(),
   KEY_CLAIM_TOKEN: claimTokens.optional(),
@@ -148,6 +152,8 @@ export function parseEnvironment(env: Environment): Variables {
 export interface DatabaseSettings {
   /** Postgres URL; undefined means "start the embedded Postgres". */
   url: string | undefined;
+  /** Where retrieval reads, when not from `url`: a read replica. */
+  readerUrl: string | undefined;
   embeddedPostgresPort: number;
   dataDir: string;
 }
@@ -292,7 +298,12 @@ export function loadConfig(env: Environment, role: Role): Config {
   }
   return {
     logLevel: v.LOG_LEVEL,
-    database: { url: v.DATABASE_URL, embeddedPostgresPort: v.EMBEDDED_POSTGRES_PORT, dataDir: v.DATA_DIR ?? DEFAULT_DATA_DIR },
+    database: {
+      url: v.DATABASE_URL,
+      readerUrl: v.DATABASE_READER_URL,
+      embeddedPostgresPort: v.EMBEDDED_POSTGRES_PORT,
+      dataDir: v.DATA_DIR ?? DEFAULT_DATA_DIR,
+    },
     telemetry: {
       metricProvider: v.METRIC_PROVIDER,
       tracerProvider: v.TRACER_PROVIDER,

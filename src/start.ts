@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { ConfigError, type Config } from './config.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
-import { closePool, openPool } from './db/pool.js';
+import { closePool, openPool, type Pool } from './db/pool.js';
 import { storedCounts } from './statistics/store.js';
 import { systemClock, type Clock } from './protocol/time.js';
 import { purgeOnce, startPurgeLoop } from './purge/purge.js';
@@ -55,25 +55,38 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     const host = config.service.listen.host ?? (spec.local ? LOCAL_HOST : ALL_INTERFACES);
     const telemetry = await startTelemetry(config.telemetry, log, host);
     stops.push(() => telemetry.shutdown());
-    let url = config.database.url;
-    if (url === undefined) {
-      const { dataDir, embeddedPostgresPort: port } = config.database;
-      const embedded = await startEmbeddedPostgres({ dataDir, port, log });
-      stops.push(embedded.stop);
-      url = embedded.url;
+    const openDatabase = async (url: string) => {
+      const opened = await openPool(url, log);
+      stops.push(() => closePool(opened));
+      if (telemetry.tracer) traceQueries(opened, telemetry.tracer);
+      return opened;
+    };
+    // Retrieval only reads: with DATABASE_READER_URL it reads there (an Aurora reader, a
+    // replica), and a role that runs nothing but retrieval never connects to the writer.
+    const readerUrl = config.retrieval && config.database.readerUrl;
+    const writes = spec.migrates || config.submission !== undefined || config.purge !== undefined;
+    let pool: Pool | undefined;
+    if (writes || !readerUrl) {
+      let url = config.database.url;
+      if (url === undefined) {
+        const { dataDir, embeddedPostgresPort: port } = config.database;
+        const embedded = await startEmbeddedPostgres({ dataDir, port, log });
+        stops.push(embedded.stop);
+        url = embedded.url;
+      }
+      pool = await openDatabase(url);
     }
-    const pool = await openPool(url, log);
-    stops.push(() => closePool(pool));
-    if (telemetry.tracer) traceQueries(pool, telemetry.tracer);
-    telemetry.metrics.observeStoredCounts(() => storedCounts(pool));
+    const readPool = readerUrl ? await openDatabase(readerUrl) : pool;
+    const gaugePool = pool ?? readPool;
+    if (gaugePool) telemetry.metrics.observeStoredCounts(() => storedCounts(gaugePool));
 
-    if (spec.migrates) await migrate(pool, log);
+    if (spec.migrates && pool) await migrate(pool, log);
     if (config.shortRetention.length > 0 && spec.migrates) {
       log.warn({ settings: config.shortRetention }, 'retention shorter than the protocol (ALLOW_SHORT_RETENTION)');
     }
 
     // The purge runs once before submission listens, then on its interval (protocol §9).
-    if (config.purge) {
+    if (config.purge && pool) {
       await purgeOnce(pool, config.purge, clock, log, telemetry.metrics);
       if (spec.purge === 'loop') {
         const loop = startPurgeLoop(pool, config.purge, clock, log, telemetry.metrics);
@@ -83,17 +96,17 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
 
     const urls: Running['urls'] = telemetry.metricsUrl ? { metrics: telemetry.metricsUrl } : {};
     const portOf = (server: Server) => serverPort(role, server, config.service.listen.port);
-    if (config.submission) {
+    if (config.submission && pool) {
       const { buildSubmissionServer } = await import('./submission/app.js');
       const app = buildSubmissionServer({ settings: config.submission, service: config.service, pool, clock, log, telemetry });
       stops.push(() => app.close());
       urls['key-submission'] = await listen(app, host, portOf('key-submission'));
     }
-    if (config.retrieval && signer) {
+    if (config.retrieval && signer && readPool) {
       const { buildRetrievalServer } = await import('./retrieval/app.js');
       const { ExportCache } = await import('./exports/cache.js');
       const cache = new ExportCache(config.retrieval.exportCacheBytes);
-      const app = buildRetrievalServer({ settings: config.retrieval, service: config.service, pool, clock, log, signer, cache, telemetry });
+      const app = buildRetrievalServer({ settings: config.retrieval, service: config.service, pool: readPool, clock, log, signer, cache, telemetry });
       stops.push(() => app.close());
       urls['key-retrieval'] = await listen(app, host, portOf('key-retrieval'));
     }

@@ -4,7 +4,7 @@
 // JavaScript (~0.7 ms a call here); Node's OpenSSL does it in ~0.03 ms. So the curve runs
 // in OpenSSL and only the cheap symmetric half (HSalsa20, XSalsa20-Poly1305: a few µs for
 // an upload) runs in tweetnacl, which the app itself uses: ~10× faster than tweetnacl alone
-// with no native add-on to build. bench/box-open.ts measures the three candidates.
+// with no native add-on to build. bench/box-open.mjs measures the three candidates.
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
 
