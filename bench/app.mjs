@@ -1,16 +1,17 @@
-// The app's side for the benchmarks: codes from the portal, claims, sealed uploads. All
-// the slow client work (tweetnacl) happens before the clock starts.
-import { randomBytes } from 'node:crypto';
+// The app's side for the benchmarks: codes from the portal, claims, sealed uploads, with
+// the request bytes of src/clients/app.ts sent over the benchmark's own keep-alive client.
+// All the slow client work (tweetnacl) happens before the clock starts.
 import nacl from 'tweetnacl';
+import { claimRequest as claimBody, recentKeys, sealUpload, uploadMessage } from '../dist/clients/app.js';
+import { inParallel } from '../dist/clients/in-parallel.js';
 import { covidshield } from '../generated/covidshield.js';
-import { inParallel, TOKEN } from './lib.mjs';
+import { indices, TOKEN } from './lib.mjs';
 
-const { KeyClaimRequest, KeyClaimResponse, EncryptedUploadRequest, Upload } = covidshield;
 export const KEYS_PER_UPLOAD = 14;
 
 export async function issueCodes(client, port, count) {
   const codes = [];
-  await inParallel(count, 16, async () => {
+  await inParallel(indices(count), 16, async () => {
     const result = await client.send(port, 'POST', '/new-key-claim', Buffer.alloc(0), { authorization: `Bearer ${TOKEN}` });
     if (result.status !== 200) throw new Error(`new-key-claim answered ${result.status}`);
     codes.push(result.body.toString().trim());
@@ -21,42 +22,27 @@ export async function issueCodes(client, port, count) {
 /** The body of a claim for `code` with a fresh app keypair. */
 export function claimRequest(code) {
   const keypair = nacl.box.keyPair();
-  return { keypair, body: Buffer.from(KeyClaimRequest.encode({ oneTimeCode: code, appPublicKey: keypair.publicKey }).finish()) };
+  return { keypair, body: Buffer.from(claimBody(code, keypair.publicKey)) };
 }
 
 /** `count` claimed phones: { keypair, serverPublicKey }. */
 export async function claimedPhones(client, port, count) {
   const phones = [];
   const codes = await issueCodes(client, port, count);
-  await inParallel(codes.length, 16, async (i) => {
-    const { keypair, body } = claimRequest(codes[i]);
+  await inParallel(codes, 16, async (code) => {
+    const { keypair, body } = claimRequest(code);
     const result = await client.send(port, 'POST', '/claim-key', body);
     if (result.status !== 200) throw new Error(`claim-key answered ${result.status}`);
-    phones.push({ keypair, serverPublicKey: KeyClaimResponse.decode(result.body).serverPublicKey });
+    phones.push({ keypair, serverPublicKey: covidshield.KeyClaimResponse.decode(result.body).serverPublicKey });
   });
   return phones;
 }
 
 /** 14 fresh keys of the last 14 days, as after a fortnight of use. */
 export function freshKeys(nowMs) {
-  const today = Math.floor(nowMs / 600_000 / 144) * 144;
-  return Array.from({ length: KEYS_PER_UPLOAD }, (_, i) => ({
-    keyData: randomBytes(16),
-    transmissionRiskLevel: 1,
-    rollingStartIntervalNumber: today - i * 144,
-    rollingPeriod: 144,
-  }));
+  return recentKeys(KEYS_PER_UPLOAD, nowMs);
 }
 
 export function sealedUpload(phone, keys, nowMs) {
-  const nonce = nacl.randomBytes(24);
-  const payload = nacl.box(
-    Upload.encode({ timestamp: { seconds: Math.floor(nowMs / 1000) }, keys }).finish(),
-    nonce,
-    phone.serverPublicKey,
-    phone.keypair.secretKey,
-  );
-  return Buffer.from(
-    EncryptedUploadRequest.encode({ serverPublicKey: phone.serverPublicKey, appPublicKey: phone.keypair.publicKey, nonce, payload }).finish(),
-  );
+  return Buffer.from(sealUpload(phone.keypair, phone.serverPublicKey, uploadMessage(keys, Math.floor(nowMs / 1000))));
 }

@@ -2,24 +2,16 @@
 // the built command as a separate process, and percentiles.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { pino } from 'pino';
+import { freePort } from '../dist/clients/free-port.js';
+import { inParallel } from '../dist/clients/in-parallel.js';
 import { startEmbeddedPostgres, throwawayDataDir } from '../dist/db/embedded.js';
+
+export { freePort };
 
 export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../dist/cli.js');
 export const TOKEN = 'bench-portal-token-0123456789abcdef';
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 export async function startPostgres() {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
@@ -96,22 +88,15 @@ export function httpClient(concurrency) {
   return { send, close: () => agent.destroy() };
 }
 
-/** Runs `task(i)` for i < count with `width` in flight at once. */
-export async function inParallel(count, width, task) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, count) }, async () => {
-      while (next < count) await task(next++);
-    }),
-  );
-}
+/** 0, 1, … n − 1: the job numbers of a run. */
+export const indices = (n) => Array.from({ length: n }, (_, i) => i);
 
 /** Throughput and latency of `count` calls of `task` at `concurrency`; a call that throws counts as failed. */
 export async function measure(count, concurrency, task) {
   const latencies = [];
   let failed = 0;
   const start = performance.now();
-  await inParallel(count, concurrency, async (i) => {
+  await inParallel(indices(count), concurrency, async (i) => {
     const t = performance.now();
     const ok = await task(i).catch(() => false);
     latencies.push(performance.now() - t);

@@ -5,7 +5,8 @@ import { INTERVALS_PER_DAY } from '../protocol/time.js';
 import { rollingProximityIdentifierKey, rollingProximityIdentifiers } from './en-crypto.js';
 import type { Random } from './random.js';
 
-export interface DailyKey {
+/** A phone's own daily key: what it broadcasts identifiers of, and uploads when diagnosed. */
+export interface TemporaryExposureKey {
   keyData: Buffer;
   /** Absolute UTC day number the key covers. */
   day: number;
@@ -15,7 +16,7 @@ export interface DailyKey {
 export interface Phone {
   id: number;
   /** One key per simulated day, oldest first. */
-  keys: DailyKey[];
+  keys: TemporaryExposureKey[];
   /** Heard identifiers (hex) → the attenuation of each interval heard. */
   heard: Map<string, number[]>;
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { sharedClusterFolder } from '../../src/db/embedded.js';
 import { freshDatabaseUrl, testPool } from '../helpers/database.js';
-import { freePort } from '../helpers/global-postgres.js';
+import { freePort } from '../../src/clients/free-port.js';
 import { PORTAL_TOKEN } from '../helpers/servers.js';
 
 const CLI = path.resolve('dist/cli.js');

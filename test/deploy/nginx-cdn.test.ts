@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dateNumber } from '../../src/protocol/time.js';
 import { claimedPhone, makeKeys, request } from '../helpers/app-client.js';
-import { freePort } from '../helpers/global-postgres.js';
+import { freePort } from '../../src/clients/free-port.js';
 import { retrievePath } from '../helpers/phone-download.js';
 import { startSystem, type TestSystem } from '../helpers/servers.js';
 

@@ -1,25 +1,14 @@
 // One real Postgres for the whole run: TEST_DATABASE_URL when given, else a throwaway
 // embedded cluster. Each test file then makes its own database on it (see database.ts).
-import { createServer } from 'node:net';
 import { pino } from 'pino';
 import type { TestProject } from 'vitest/node';
+import { freePort } from '../../src/clients/free-port.js';
 import { startEmbeddedPostgres, throwawayDataDir } from '../../src/db/embedded.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     postgresUrl: string;
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 export default async function setup(project: TestProject) {

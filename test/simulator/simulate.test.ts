@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { throwawayDataDir } from '../../src/db/embedded.js';
-import { freePort } from '../helpers/global-postgres.js';
+import { freePort } from '../../src/clients/free-port.js';
 import { compareMatches, simulate, type Servers } from '../../src/simulator/simulate.js';
 import { EXPORT_KEYS, PORTAL_TOKEN, RETRIEVE_HMAC_KEY, startSystem, type TestSystem } from '../helpers/servers.js';
 

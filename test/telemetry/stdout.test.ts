@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freshDatabaseUrl } from '../helpers/database.js';
-import { freePort } from '../helpers/global-postgres.js';
+import { freePort } from '../../src/clients/free-port.js';
 import { Phone } from '../helpers/app-client.js';
 import { PORTAL_TOKEN } from '../helpers/servers.js';
 
