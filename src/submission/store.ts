@@ -15,6 +15,8 @@ export interface SubmissionRules {
   encryptionKeyValidityDays: number;
 }
 
+/** The unique constraint of encryption_keys.one_time_code (Postgres' default name). */
+const ONE_TIME_CODE_UNIQUE = 'encryption_keys_one_time_code_key';
 /** Codes are random: a few retries absorb a collision with a live one. */
 const MAX_ATTEMPTS = 5;
 
@@ -69,8 +71,8 @@ export async function issueOneTimeCode(
         return { ok: true, code, regenerated } as const;
       });
     } catch (err) {
-      // A code collision with a live code: draw another.
-      if (attempt < MAX_ATTEMPTS && isUniqueViolation(err)) continue;
+      // A code collision with a live code: draw another. Any other conflict is a fault.
+      if (attempt < MAX_ATTEMPTS && isUniqueViolation(err, ONE_TIME_CODE_UNIQUE)) continue;
       throw err;
     }
   }

@@ -72,6 +72,16 @@ describe('/claim-key', () => {
     expect(second.response.triesRemaining).toBe(48);
   });
 
+  it('clears the client’s own failures when it claims a code (§4.2 step 7)', async () => {
+    const client = freshClient();
+    for (let i = 0; i < 3; i++) await new Phone().claim(system.submissionUrl, 'AAAAAAAAAA', client);
+    const claimed = await new Phone().claim(system.submissionUrl, await issueCode(system.submissionUrl), client);
+    expect(claimed.status).toBe(200);
+    // Counted from zero again: one failure leaves 49 tries, not the 46 that three more would.
+    const after = await new Phone().claim(system.submissionUrl, 'AAAAAAAAAA', client);
+    expect(after.response.triesRemaining).toBe(49);
+  });
+
   it('refuses an expired code as a wrong one', async () => {
     const code = await issueCode(system.submissionUrl);
     await system.db.query("UPDATE encryption_keys SET created = created - interval '1441 minutes' WHERE one_time_code = $1", [code]);
