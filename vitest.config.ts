@@ -17,6 +17,7 @@ const UNIT = [
   'test/deploy/terraform.test.ts',
   'test/config.test.ts',
   'test/roles.test.ts',
+  'test/logger.test.ts',
 ];
 
 export default defineConfig({

@@ -102,6 +102,10 @@ const variables = z.object({
   BIND_ADDR: bindAddr.optional(),
   PORT: port.optional(),
   HOST: text.optional(),
+  HTTP_HEADERS_TIMEOUT_SECONDS: positiveInt.default(15),
+  HTTP_REQUEST_TIMEOUT_SECONDS: positiveInt.default(30),
+  HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: positiveInt.default(65),
+  HTTP_MAX_CONNECTIONS: positiveInt.default(10_000),
   ENABLE_TEST_TOOLS: flag.default(false),
   ENV: z.string().default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -144,6 +148,9 @@ export function parseEnvironment(env: Environment): Variables {
   }
   const v = result.data;
   if (v.ENABLE_TEST_TOOLS && v.ENV === 'production') throw new ConfigError('ENABLE_TEST_TOOLS: test tools are refused when ENV=production');
+  if (v.HTTP_HEADERS_TIMEOUT_SECONDS > v.HTTP_REQUEST_TIMEOUT_SECONDS) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_SECONDS: must not be longer than HTTP_REQUEST_TIMEOUT_SECONDS, which includes the headers');
+  }
   return v;
 }
 
@@ -167,9 +174,25 @@ export interface TelemetrySettings {
   metricExportIntervalMs: number;
 }
 
-/** What both HTTP servers share: where they listen, /services/* (protocol §4.4). */
+/**
+ * How long a client may take, and how many may connect at once. A slow or stalled client
+ * is cut off instead of holding a connection for ever; the defaults leave a phone on a
+ * slow network ample time for a request of at most a kilobyte.
+ */
+export interface HttpLimits {
+  /** From connection (or the previous response) to the end of the request's headers. */
+  headersTimeoutMs: number;
+  /** To the end of the whole request, body included; also how long a silent socket may stay. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection; longer than a load balancer's own (AWS: 60 s), so it closes first. */
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+}
+
+/** What both HTTP servers share: where they listen, their limits, /services/* (protocol §4.4). */
 export interface ServiceSettings {
   listen: ListenAddress;
+  limits: HttpLimits;
   build: { branch: string; revision: string };
   featureFlags: { enableEntirePeriodBundle: boolean; disableCurrentDateCheck: boolean };
 }
@@ -228,6 +251,12 @@ export interface Config {
 export function serviceSettings(v: Variables): ServiceSettings {
   return {
     listen: v.BIND_ADDR ?? { host: v.HOST, port: v.PORT },
+    limits: {
+      headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_SECONDS * 1000,
+      requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_SECONDS * 1000,
+      keepAliveTimeoutMs: v.HTTP_KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
+      maxConnections: v.HTTP_MAX_CONNECTIONS,
+    },
     build: { branch: v.BUILD_BRANCH, revision: v.BUILD_REVISION },
     featureFlags: { enableEntirePeriodBundle: v.ENABLE_ENTIRE_PERIOD_BUNDLE, disableCurrentDateCheck: v.DISABLE_CURRENT_DATE_CHECK },
   };

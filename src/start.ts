@@ -12,6 +12,7 @@ import { purgeOnce, startPurgeLoop } from './purge/purge.js';
 import { roleSpec, serverPort, type Role, type Server } from './roles.js';
 import { startTelemetry } from './telemetry/telemetry.js';
 import { traceQueries } from './telemetry/tracing.js';
+import { errorFields } from './logger.js';
 
 export interface Running {
   /** Base URL per server, e.g. { 'key-submission': 'http://127.0.0.1:8000' }. */
@@ -49,7 +50,7 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
   const signer = config.retrieval && (await exportSigner(config.retrieval.ecdsaKey));
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
-    for (const stop of [...stops].reverse()) await stop().catch((err: unknown) => log.warn({ err: String(err) }, 'stop failed'));
+    for (const stop of [...stops].reverse()) await stop().catch((err: unknown) => log.warn(errorFields(err), 'stop failed'));
   };
   try {
     const host = config.service.listen.host ?? (spec.local ? LOCAL_HOST : ALL_INTERFACES);

@@ -1,6 +1,7 @@
 // The connection pool, and creating the database when the URL names one that is missing.
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { errorFields } from '../logger.js';
 
 export type Pool = pg.Pool;
 export type Client = pg.PoolClient;
@@ -46,7 +47,7 @@ export async function openPool(url: string, log: Logger, max = 20): Promise<Pool
   await createDatabaseIfMissing(url, log);
   const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
   // An idle client losing its connection must not crash the process; the next query reconnects.
-  pool.on('error', (err) => log.warn({ err: err.message }, 'idle database connection failed'));
+  pool.on('error', (err) => log.warn(errorFields(err), 'idle database connection failed'));
   const open = new Set<pg.PoolClient>();
   pool.on('connect', (client) => {
     open.add(client);

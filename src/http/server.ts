@@ -1,15 +1,41 @@
 // What both servers share: Fastify settings, the 404, errors, and one log line per request.
+import { createServer, type Server } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ServiceSettings } from '../config.js';
+import type { HttpLimits, ServiceSettings } from '../config.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { traceRequests } from '../telemetry/tracing.js';
 import { deferBodies } from './body.js';
 import { notFound, sendText } from './responses.js';
 import { registerServices } from './services.js';
+import { errorFields } from '../logger.js';
+
+/** How often Node looks for requests past their deadline: the limits hold to about this. */
+const DEADLINE_CHECK_MS = 1000;
+
+/**
+ * Node's server with the limits set; Fastify's own timeout options are off by default
+ * (a request that never finished its body held its connection for ever).
+ */
+function limitedServer(limits: HttpLimits, handler: Parameters<typeof createServer>[1]): Server {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: DEADLINE_CHECK_MS,
+    },
+    handler,
+  );
+  // A socket that sends nothing at all is closed too (no 'timeout' listener: it is destroyed).
+  server.setTimeout(limits.requestTimeoutMs);
+  server.maxConnections = limits.maxConnections;
+  return server;
+}
 
 export function createHttpServer(service: ServiceSettings, log: Logger, telemetry: Telemetry): FastifyInstance {
   const app = Fastify({
+    serverFactory: (handler) => limitedServer(service.limits, handler),
     // The cast picks Fastify's default logger type for the instance, which the routes expect.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: log as FastifyBaseLogger,
@@ -26,7 +52,7 @@ export function createHttpServer(service: ServiceSettings, log: Logger, telemetr
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const status = err.statusCode ?? 500;
     if (status >= 500) {
-      request.log.error({ err: err.message, route: request.routeOptions.url }, 'request failed');
+      request.log.error({ ...errorFields(err), route: request.routeOptions.url }, 'request failed');
       return sendText(reply, 500, 'server error');
     }
     return sendText(reply, status, 'bad request');

@@ -23,6 +23,7 @@ import {
   deleteOldStatistics,
   deleteUnclaimedCodes,
 } from './store.js';
+import { errorFields } from '../logger.js';
 
 /** Arbitrary, fixed, and distinct from the migration lock. */
 const PURGE_LOCK = 0x5eed_0bad;
@@ -90,7 +91,7 @@ export function startPurgeLoop(pool: Pool, rules: PurgeSettings, clock: Clock, l
       current = purgeOnce(pool, rules, clock, log, metrics)
         .then(
           () => {},
-          (err: unknown) => log.error({ err: (err as Error).message }, 'purge failed'),
+          (err: unknown) => log.error(errorFields(err), 'purge failed'),
         )
         .finally(() => {
           if (!stopped) schedule();

@@ -5,6 +5,7 @@ import { secretsEqual } from '../crypto/secrets.js';
 import { eventsOn, oneTimeCodeLivesOn, uploadsOn } from '../statistics/store.js';
 import { sendText, unauthorized } from '../http/responses.js';
 import type { RetrievalContext } from './context.js';
+import { errorFields } from '../logger.js';
 
 /** A real calendar date in YYYY-MM-DD. */
 function parseDate(text: string): string | undefined {
@@ -36,7 +37,7 @@ export function registerEvents(app: FastifyInstance, ctx: RetrievalContext): voi
         const rows = await read(date);
         return reply.header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(rows));
       } catch (err) {
-        request.log.error({ err: (err as Error).message }, 'events query failed');
+        request.log.error(errorFields(err), 'events query failed');
         return sendText(reply, 500, 'database error');
       }
     };

@@ -9,6 +9,7 @@ import { hmacAuthorised, keyWindow, type KeyWindow } from '../protocol/retrieve.
 import type { RetrievalContext } from './context.js';
 import { FreshReads } from './fresh-reads.js';
 import { windowVersion, withWindowKeys } from './store.js';
+import { errorFields } from '../logger.js';
 
 const CACHE_CONTROL = 'public, max-age=3600, max-stale=600';
 
@@ -58,7 +59,7 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
       const key = cacheKey(region, window, version);
       file = await ctx.cache.getOrBuild(key, () => build(region, window));
     } catch (err) {
-      request.log.error({ err: (err as Error).message }, 'retrieve failed');
+      request.log.error(errorFields(err), 'retrieve failed');
       return sendText(reply, 500, 'database error');
     }
     reply.header('cache-control', CACHE_CONTROL).header('etag', file.etag);

@@ -11,6 +11,7 @@ import { ClaimError, encodeClaimResponse, KeyClaimRequest, tryDecode, type Claim
 import { normaliseOneTimeCode } from '../protocol/one-time-code.js';
 import type { SubmissionContext } from './context.js';
 import { appKeyRegistered, claimOneTimeCode, readClaimFailures, recordClaimFailure } from './store.js';
+import { errorFields } from '../logger.js';
 
 export const MAX_CLAIM_BODY_BYTES = 256;
 
@@ -59,7 +60,7 @@ export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, c
       return answer(401, { error: ClaimError.INVALID_ONE_TIME_CODE, triesRemaining: after.triesRemaining, remainingBanMs: after.remainingBanMs });
     } catch (err) {
       // 8.
-      request.log.error({ err: (err as Error).message }, 'claim-key failed');
+      request.log.error(errorFields(err), 'claim-key failed');
       return answer(500, { error: ClaimError.SERVER_ERROR, triesRemaining });
     }
   });

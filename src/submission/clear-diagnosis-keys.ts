@@ -5,6 +5,7 @@ import { sendText, unauthorized } from '../http/responses.js';
 import type { SubmissionContext } from './context.js';
 import { authenticatePortal } from './portal-auth.js';
 import { deleteAllDiagnosisKeys } from './store.js';
+import { errorFields } from '../logger.js';
 
 export function registerClearDiagnosisKeys(app: FastifyInstance, ctx: SubmissionContext): void {
   app.all('/clear-diagnosis-keys', async (request, reply) => {
@@ -14,7 +15,7 @@ export function registerClearDiagnosisKeys(app: FastifyInstance, ctx: Submission
     try {
       await deleteAllDiagnosisKeys(ctx.pool);
     } catch (err) {
-      request.log.error({ err: (err as Error).message }, 'clearing diagnosis keys failed');
+      request.log.error(errorFields(err), 'clearing diagnosis keys failed');
       return sendText(reply, 500, 'server error');
     }
     request.log.warn('diagnosis_keys cleared by the test tool');

@@ -7,6 +7,7 @@ import { generateOneTimeCode } from '../protocol/one-time-code.js';
 import type { SubmissionContext } from './context.js';
 import { authenticatePortal } from './portal-auth.js';
 import { issueOneTimeCode } from './store.js';
+import { errorFields } from '../logger.js';
 
 const HASH_ID = /^[0-9a-z]{128}$/;
 const ALLOWED_HEADERS = 'Accept, Content-Type, Content-Length, Accept-Encoding, X-CSRF-Token, Authorization, Referer, User-Agent';
@@ -35,7 +36,7 @@ export function registerNewKeyClaim(app: FastifyInstance, ctx: SubmissionContext
         generateBoxKeypair,
       );
     } catch (err) {
-      request.log.error({ err: (err as Error).message }, 'issuing a one-time code failed');
+      request.log.error(errorFields(err), 'issuing a one-time code failed');
       return sendText(reply, 500, 'server error');
     }
     if (!result.ok) return sendText(reply, 403, 'forbidden');

@@ -10,6 +10,7 @@ import { EncryptedUploadRequest, encodeUploadResponse, tryDecode, UploadError } 
 import { validateUpload } from '../protocol/upload.js';
 import type { SubmissionContext } from './context.js';
 import { findValidKeypair, storeDiagnosisKeys } from './store.js';
+import { errorFields } from '../logger.js';
 
 export const MAX_UPLOAD_BODY_BYTES = 1024;
 
@@ -55,7 +56,7 @@ export function registerUpload(app: FastifyInstance, ctx: SubmissionContext): vo
           return answer(401, UploadError.INVALID_KEYPAIR);
       }
     } catch (err) {
-      request.log.error({ err: (err as Error).message }, 'upload failed');
+      request.log.error(errorFields(err), 'upload failed');
       return answer(500, UploadError.SERVER_ERROR);
     }
   });
