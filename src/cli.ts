@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `diagnosis-server <command>`: a server role from the role table, or an operator tool.
-import { ConfigError, DEFAULT_DATA_DIR, loadConfig } from './config.js';
-import { developmentSecrets, withDevelopmentSecrets } from './dev-secrets.js';
+import { ConfigError, loadConfig } from './config.js';
+import { localEnvironment } from './dev-secrets.js';
 import { createLogger } from './logger.js';
 import { isRole, roleSpec, roleUsage, type Role } from './roles.js';
 
@@ -39,14 +39,9 @@ const SHUTDOWN_DEADLINE_MS = 1000;
 
 async function runRole(role: Role): Promise<number> {
   const spec = roleSpec(role);
-  let env = process.env;
-  let filled: string[] = [];
-  let publicKeyFile: string | undefined;
-  if (spec.local) {
-    const dev = await developmentSecrets(process.env.DATA_DIR || DEFAULT_DATA_DIR);
-    publicKeyFile = dev.publicKeyFile;
-    ({ env, filled } = withDevelopmentSecrets(process.env, dev.secrets));
-  }
+  const local = spec.local ? await localEnvironment(process.env) : undefined;
+  const env = local?.env ?? process.env;
+  const filled: string[] = local?.filled ?? [];
   const config = loadConfig(env, role);
   const log = await createLogger(config.logLevel, spec.local === true);
 
@@ -70,7 +65,7 @@ async function runRole(role: Role): Promise<number> {
       lines.push('', 'Development secrets (generated once, kept in the data folder; set the variables to use your own):');
       if (filled.includes('KEY_CLAIM_TOKEN')) lines.push(`  KEY_CLAIM_TOKEN   ${env.KEY_CLAIM_TOKEN}`);
       if (filled.includes('RETRIEVE_HMAC_KEY')) lines.push(`  RETRIEVE_HMAC_KEY ${env.RETRIEVE_HMAC_KEY}`);
-      if (filled.includes('ECDSA_KEY')) lines.push(`  ECDSA_KEY         (public key in ${publicKeyFile})`);
+      if (filled.includes('ECDSA_KEY')) lines.push(`  ECDSA_KEY         (public key in ${local?.publicKeyFile})`);
     }
     const token = config.submission?.claimTokens[0]?.token;
     if (token && running.urls['key-submission']) {

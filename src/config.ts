@@ -1,7 +1,8 @@
 // Environment → validated settings, parsed once, handed out in typed slices. Each part of
 // the program gets only the slice it needs (no module sees the secrets of another), and a
 // role's slices are all built before anything starts, so a missing or malformed variable
-// stops start-up with its name. Nothing else in the program reads process.env.
+// stops start-up with its name. The entry points hand process.env here; nothing else
+// in the program reads it (but to pass it on to Postgres' own processes).
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { roleSpec, type Role } from './roles.js';

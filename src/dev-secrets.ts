@@ -3,7 +3,7 @@
 // the variables the environment leaves unset.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Environment } from './config.js';
+import { DEFAULT_DATA_DIR, parseEnvironment, type Environment } from './config.js';
 import { generateSecrets, publicKeyPem } from './crypto/key-generation.js';
 
 export interface DevSecrets {
@@ -41,4 +41,14 @@ export async function developmentSecrets(dataDir: string): Promise<{ secrets: De
 export function withDevelopmentSecrets(env: Environment, secrets: DevSecrets): { env: Environment; filled: (keyof DevSecrets)[] } {
   const filled = (Object.keys(secrets) as (keyof DevSecrets)[]).filter((name) => !env[name]);
   return { env: { ...env, ...Object.fromEntries(filled.map((name) => [name, secrets[name]])) }, filled };
+}
+
+/**
+ * The environment of a local run (`all`, `simulate`): the development secrets of its data
+ * folder filled in where the environment has none, which ones were, and where the export
+ * public key was written.
+ */
+export async function localEnvironment(env: Environment): Promise<{ env: Environment; filled: (keyof DevSecrets)[]; publicKeyFile: string }> {
+  const dev = await developmentSecrets(parseEnvironment(env).DATA_DIR ?? DEFAULT_DATA_DIR);
+  return { ...withDevelopmentSecrets(env, dev.secrets), publicKeyFile: dev.publicKeyFile };
 }

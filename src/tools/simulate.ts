@@ -5,9 +5,9 @@ import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { DEFAULT_DATA_DIR, loadConfig, parseEnvironment } from '../config.js';
+import { loadConfig, parseEnvironment } from '../config.js';
 import { loadExportSigner } from '../crypto/export-signer.js';
-import { developmentSecrets, withDevelopmentSecrets } from '../dev-secrets.js';
+import { localEnvironment } from '../dev-secrets.js';
 import type { Clock } from '../protocol/time.js';
 import { startRole } from '../start.js';
 import { simulate, type Servers, type SimulationSettings, type SimulationSummary } from '../simulator/simulate.js';
@@ -109,8 +109,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
     });
   }
 
-  const dataDir = process.env.DATA_DIR || DEFAULT_DATA_DIR;
-  const { env } = withDevelopmentSecrets(process.env, (await developmentSecrets(dataDir)).secrets);
+  const { env } = await localEnvironment(process.env);
   const config = loadConfig({ ...env, BIND_ADDR: '127.0.0.1:0' }, 'all');
   const { submission, retrieval } = config;
   if (!submission || !retrieval) throw new Error('the all role runs both servers');
