@@ -4,6 +4,7 @@ import { Phone as AppClient, sendUpload } from '../clients/app.js';
 import { inParallel } from '../clients/in-parallel.js';
 import { issueCode } from '../clients/portal.js';
 import { UploadError } from '../protocol/messages.js';
+import { DAY_MS } from '../protocol/retention.js';
 import type { Phone, TemporaryExposureKey } from './population.js';
 import type { Servers } from './servers.js';
 
@@ -11,7 +12,6 @@ import type { Servers } from './servers.js';
 const MAX_KEYS_PER_UPLOAD = 28;
 /** Keys of the 14 days before a positive test, and the day itself. */
 const KEYS_BEFORE_TEST = 14;
-const DAY_MS = 86_400_000;
 
 export class PositivePhone {
   private readonly app = new AppClient();
