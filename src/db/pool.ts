@@ -45,11 +45,24 @@ async function createDatabaseIfMissing(url: string, log: Logger): Promise<void> 
 
 export async function openPool(url: string, log: Logger, max = 20): Promise<Pool> {
   await createDatabaseIfMissing(url, log);
-  const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
+  // The name shows in pg_stat_activity: an operator (or a test) can tell our backends apart.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 5_000,
+    application_name: 'diagnosis-server',
+  });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', (err) => log.warn(errorFields(err), 'idle database connection failed'));
   const open = new Set<pg.PoolClient>();
   pool.on('connect', (client) => {
+    // pg-pool listens for errors only while a client is idle. A checked-out one that loses
+    // its connection between queries (idle in a transaction, say, while a key file is
+    // signed) would emit an unhandled 'error' and end the process. With a listener of its
+    // own for its whole life, the error is logged and the next query on it rejects, so the
+    // request gets its 500 and the connection is discarded.
+    client.on('error', (err) => log.warn(errorFields(err), 'database connection failed'));
     open.add(client);
     client.once('end', () => open.delete(client));
   });
@@ -102,17 +115,23 @@ export class Rollback<T> extends Error {
 /** Runs `work` in one transaction on one connection; rolls back on any throw. */
 export async function inTransaction<T>(pool: Pool, work: (client: Client) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A connection that failed goes, rather than back to the pool for the next request.
+  let broken = false;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
+    if (err instanceof Rollback) {
+      await client.query('ROLLBACK').catch(() => (broken = true));
+      return err.result as T;
+    }
+    broken = true;
     await client.query('ROLLBACK').catch(() => {});
-    if (err instanceof Rollback) return err.result as T;
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 
