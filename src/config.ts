@@ -89,6 +89,8 @@ const variables = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
+  DATABASE_QUERY_TIMEOUT_SECONDS: positiveInt.default(10),
+  DATABASE_CONNECT_TIMEOUT_SECONDS: positiveInt.default(5),
   EMBEDDED_POSTGRES_PORT: port.default(54320),
   DATA_DIR: text.optional(),
   KEY_CLAIM_TOKEN: claimTokens.optional(),
@@ -157,11 +159,18 @@ export function parseEnvironment(env: Environment): Variables {
 
 // The slices. Each names what one part of the program needs, in the units it uses.
 
+export interface DatabaseTimeouts {
+  queryMs: number;
+  connectMs: number;
+}
+
 export interface DatabaseSettings {
   /** Postgres URL; undefined means "start the embedded Postgres". */
   url: string | undefined;
   /** Where retrieval reads, when not from `url`: a read replica. */
   readerUrl: string | undefined;
+  /** How long a query (or a key file's COPY) and a new connection may take before the request gets its 500. */
+  timeouts: DatabaseTimeouts;
   embeddedPostgresPort: number;
   dataDir: string;
 }
@@ -331,6 +340,7 @@ export function loadConfig(env: Environment, role: Role): Config {
     database: {
       url: v.DATABASE_URL,
       readerUrl: v.DATABASE_READER_URL,
+      timeouts: { queryMs: v.DATABASE_QUERY_TIMEOUT_SECONDS * 1000, connectMs: v.DATABASE_CONNECT_TIMEOUT_SECONDS * 1000 },
       embeddedPostgresPort: v.EMBEDDED_POSTGRES_PORT,
       dataDir: v.DATA_DIR ?? DEFAULT_DATA_DIR,
     },

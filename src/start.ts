@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { ConfigError, type Config } from './config.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
-import { closePool, openPool, type Pool } from './db/pool.js';
+import { closePool, openPool, type Pool, type PoolTimeouts } from './db/pool.js';
 import { storedCounts } from './statistics/store.js';
 import { systemClock, type Clock } from './protocol/time.js';
 import { purgeOnce, startPurgeLoop } from './purge/purge.js';
@@ -56,8 +56,8 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     const host = config.service.listen.host ?? (spec.local ? LOCAL_HOST : ALL_INTERFACES);
     const telemetry = await startTelemetry(config.telemetry, log, host);
     stops.push(() => telemetry.shutdown());
-    const openDatabase = async (url: string) => {
-      const opened = await openPool(url, log);
+    const openDatabase = async (url: string, timeouts: PoolTimeouts = config.database.timeouts, max?: number) => {
+      const opened = await openPool(url, log, timeouts, max);
       stops.push(() => closePool(opened));
       if (telemetry.tracer) traceQueries(opened, telemetry.tracer);
       return opened;
@@ -67,6 +67,9 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     const readerUrl = config.retrieval && config.database.readerUrl;
     const writes = spec.migrates || config.submission !== undefined || config.purge !== undefined;
     let pool: Pool | undefined;
+    // Migrations and the purge may run long, or wait for another replica's turn: they get
+    // connections of their own, without the query timeout that bounds a request.
+    let maintenancePool: Pool | undefined;
     if (writes || !readerUrl) {
       let url = config.database.url;
       if (url === undefined) {
@@ -76,21 +79,22 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
         url = embedded.url;
       }
       pool = await openDatabase(url);
+      if (spec.migrates || config.purge) maintenancePool = await openDatabase(url, { ...config.database.timeouts, queryMs: undefined }, 2);
     }
     const readPool = readerUrl ? await openDatabase(readerUrl) : pool;
     const gaugePool = pool ?? readPool;
     if (gaugePool) telemetry.metrics.observeStoredCounts(() => storedCounts(gaugePool));
 
-    if (spec.migrates && pool) await migrate(pool, log);
+    if (spec.migrates && maintenancePool) await migrate(maintenancePool, log);
     if (config.shortRetention.length > 0 && spec.migrates) {
       log.warn({ settings: config.shortRetention }, 'retention shorter than the protocol (ALLOW_SHORT_RETENTION)');
     }
 
     // The purge runs once before submission listens, then on its interval (protocol §9).
-    if (config.purge && pool) {
-      await purgeOnce(pool, config.purge, clock, log, telemetry.metrics);
+    if (config.purge && maintenancePool) {
+      await purgeOnce(maintenancePool, config.purge, clock, log, telemetry.metrics);
       if (spec.purge === 'loop') {
-        const loop = startPurgeLoop(pool, config.purge, clock, log, telemetry.metrics);
+        const loop = startPurgeLoop(maintenancePool, config.purge, clock, log, telemetry.metrics);
         stops.push(() => loop.stop());
       }
     }

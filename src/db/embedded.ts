@@ -261,7 +261,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const binaries = await reachableBinaries(await platformBinaries(), runAs, log);
   await mkdir(dataDir, { recursive: true });
   const clusterDir = await clusterDirFor(dataDir, runAs, log);
-  const password = options.throwaway ? randomBytes(18).toString('base64url') : await storedPassword(dataDir);
+  const password = options.throwaway ? randomBytes(18).toString('base64url') : await storedPassword(path.dirname(clusterDir));
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/diagnosis`;
 
   if (!options.throwaway) {
@@ -292,8 +292,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   };
 }
 
-async function storedPassword(dataDir: string): Promise<string> {
-  const file = path.join(dataDir, 'embedded-postgres.json');
+/** The cluster's password, kept beside the cluster (it outlives a data folder it is not in). */
+async function storedPassword(folder: string): Promise<string> {
+  const file = path.join(folder, 'embedded-postgres.json');
   if (await exists(file)) return (JSON.parse(await readFile(file, 'utf8')) as { password: string }).password;
   const password = randomBytes(18).toString('base64url');
   await writeFile(file, JSON.stringify({ password }), { mode: 0o600 });

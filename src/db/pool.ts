@@ -1,5 +1,6 @@
 // The connection pool, and creating the database when the URL names one that is missing.
 import pg from 'pg';
+import { to as copyTo, type CopyToStreamQuery } from 'pg-copy-streams';
 import type { Logger } from 'pino';
 import { errorFields } from '../logger.js';
 
@@ -19,8 +20,9 @@ export function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-async function createDatabaseIfMissing(url: string, log: Logger): Promise<void> {
-  const probe = new pg.Client({ connectionString: url });
+async function createDatabaseIfMissing(url: string, log: Logger, timeouts: PoolTimeouts): Promise<void> {
+  const limits = { connectionTimeoutMillis: timeouts.connectMs, ...(timeouts.queryMs ? { query_timeout: timeouts.queryMs } : {}) };
+  const probe = new pg.Client({ connectionString: url, ...limits });
   try {
     await probe.connect();
     return;
@@ -30,7 +32,7 @@ async function createDatabaseIfMissing(url: string, log: Logger): Promise<void> 
     await probe.end().catch(() => {});
   }
   const name = databaseName(url);
-  const admin = new pg.Client({ connectionString: withDatabase(url, 'postgres') });
+  const admin = new pg.Client({ connectionString: withDatabase(url, 'postgres'), ...limits });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
@@ -43,14 +45,28 @@ async function createDatabaseIfMissing(url: string, log: Logger): Promise<void> 
   }
 }
 
-export async function openPool(url: string, log: Logger, max = 20): Promise<Pool> {
-  await createDatabaseIfMissing(url, log);
-  // The name shows in pg_stat_activity: an operator (or a test) can tell our backends apart.
+export interface PoolTimeouts {
+  /**
+   * A query that has not answered by then is rejected here, however stuck the server is;
+   * undefined for maintenance (migrations, the purge), which may run long or wait its turn.
+   */
+  queryMs: number | undefined;
+  connectMs: number;
+}
+
+export async function openPool(url: string, log: Logger, timeouts: PoolTimeouts, max = 20): Promise<Pool> {
+  await createDatabaseIfMissing(url, log, timeouts);
   const pool = new pg.Pool({
     connectionString: url,
     max,
     idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: timeouts.connectMs,
+    // Client-side, so it holds when Postgres is frozen or the network drops packets; the
+    // server-side limits end the work there too, and any transaction left idle.
+    ...(timeouts.queryMs
+      ? { query_timeout: timeouts.queryMs, statement_timeout: timeouts.queryMs, idle_in_transaction_session_timeout: timeouts.queryMs }
+      : {}),
+    // The name shows in pg_stat_activity: an operator (or a test) can tell our backends apart.
     application_name: 'diagnosis-server',
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
@@ -138,4 +154,18 @@ export async function inTransaction<T>(pool: Pool, work: (client: Client) => Pro
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string };
   return e.code === '23505' && (constraint === undefined || e.constraint === constraint);
+}
+
+/**
+ * `COPY … TO STDOUT` on `client`, as a stream. The driver arms its query timeout for a
+ * copy too (a copy that stalls fails with 'Query read timeout'), but clears it only
+ * through `query.callback`, which a copy stream never calls: left alone, the timer would
+ * hold the process for the whole timeout after every copy and then fail a finished stream.
+ * So the callback is called once the copy is over, however it ended.
+ */
+export function copyOut(client: Client, sql: string): CopyToStreamQuery {
+  const stream = client.query(copyTo(sql));
+  const settle = () => (stream as { callback?: () => void }).callback?.();
+  stream.once('end', settle).once('error', settle).once('close', settle);
+  return stream;
 }

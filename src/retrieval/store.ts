@@ -1,8 +1,7 @@
 // Read-only SQL of key retrieval. Retrieval never writes: it may run on a read replica.
-import type { Client as PoolClient, Pool } from '../db/pool.js';
+import { copyOut, type Client as PoolClient, type Pool } from '../db/pool.js';
 import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
 import type { KeyWindow } from '../protocol/retrieve.js';
-import { to as copyTo } from 'pg-copy-streams';
 import { keysFromBinaryCopy } from '../db/copy-binary.js';
 
 /** Rows fetched per round trip while streaming a window's keys. */
@@ -43,14 +42,15 @@ export async function withWindowKeys<T>(pool: Pool, region: string, window: KeyW
     if (![window.firstHour, window.endHour, window.minRollingStartIntervalExclusive].every(Number.isInteger) || !/^\d{3}$/.test(region)) {
       throw new Error('invalid key window');
     }
-    const copy = client.query(
-      copyTo(`COPY (
+    const copy = copyOut(
+      client,
+      `COPY (
          SELECT key_data, rolling_start_interval_number, rolling_period, transmission_risk_level
          FROM diagnosis_keys
          WHERE hour_of_submission >= ${window.firstHour} AND hour_of_submission < ${window.endHour}
            AND rolling_start_interval_number > ${window.minRollingStartIntervalExclusive} AND region = '${region}'
          ORDER BY key_data
-       ) TO STDOUT (FORMAT binary)`),
+       ) TO STDOUT (FORMAT binary)`,
     );
     const batches = keysFromBinaryCopy(copy, BATCH);
     const result = await use({ version, batches });

@@ -1,12 +1,16 @@
-// Postgres restarted (fast shutdown, as `pg_ctl restart -m fast`) while phones upload: every
-// request during the outage gets its documented error, the process stays up, every
-// acknowledged key is stored, and uploads succeed again within 2 s of Postgres being back.
-import { rm } from 'node:fs/promises';
+// Postgres restarted (fast shutdown, as `pg_ctl restart -m fast`) or frozen (SIGSTOP) under
+// the servers, on a cluster of the test's own: every request during the outage gets its
+// documented error, the process stays up, every acknowledged key is stored, and requests
+// are answered again within 2 s of Postgres being back.
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/clients/free-port.js';
 import { startEmbeddedPostgres, throwawayDataDir, type EmbeddedPostgres } from '../../src/db/embedded.js';
-import { claimedPhone, makeKeys, type Phone } from '../helpers/app-client.js';
+import { dateNumber } from '../../src/protocol/time.js';
+import { claimedPhone, makeKeys, Phone } from '../helpers/app-client.js';
+import { retrieve } from '../helpers/phone-download.js';
 import { startSystem, type TestSystem } from '../helpers/servers.js';
 
 const log = pino({ level: 'silent' });
@@ -72,5 +76,57 @@ describe('a Postgres restart under upload load', () => {
     const keys = new Set(stored.rows.map((r) => r.k));
     expect(acknowledged.filter((k) => !keys.has(k))).toEqual([]);
     expect((await fetch(`${system.retrievalUrl}/services/ping`)).status).toBe(200);
+  });
+});
+
+/** Sends `signal` to the cluster's postmaster and every process it runs. */
+async function signalCluster(signal: NodeJS.Signals, pids: number[]): Promise<void> {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone already
+    }
+  }
+}
+
+describe('a frozen Postgres', () => {
+  it('answers each request with its 500 within the query timeout, and serves again once it thaws', async () => {
+    const quick = await startSystem({ DATABASE_URL: postgres.url, DATABASE_QUERY_TIMEOUT_SECONDS: '1', DATABASE_CONNECT_TIMEOUT_SECONDS: '1' });
+    try {
+      const phone = await claimedPhone(quick.submissionUrl);
+      const postmaster = Number((await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      const backends = (await quick.db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()')).rows.map(
+        (r) => r.pid,
+      );
+      const frozen = [postmaster, ...backends];
+      await signalCluster('SIGSTOP', frozen);
+      try {
+        const timed = async (work: () => Promise<{ status: number }>) => {
+          const started = performance.now();
+          const { status } = await work();
+          return { status, seconds: (performance.now() - started) / 1000 };
+        };
+        const answers = await Promise.all([
+          timed(() => new Phone().claim(quick.submissionUrl, 'AAAAAAAAAA')),
+          timed(() => phone.upload(quick.submissionUrl, makeKeys(1, quick.clock.now()), quick.clock.now())),
+          timed(() => retrieve(quick.retrievalUrl, dateNumber(quick.clock.now()) - 2, quick.clock.now())),
+        ]);
+        for (const answer of answers) {
+          expect(answer.status).toBe(500);
+          expect(answer.seconds).toBeLessThan(5);
+        }
+      } finally {
+        await signalCluster('SIGCONT', frozen);
+      }
+      const thawed = performance.now();
+      let answered = false;
+      while (!answered && performance.now() - thawed < 2000) {
+        answered = (await phone.upload(quick.submissionUrl, makeKeys(1, quick.clock.now()), quick.clock.now())).status === 200;
+      }
+      expect(answered).toBe(true);
+    } finally {
+      await quick.stop();
+    }
   });
 });
