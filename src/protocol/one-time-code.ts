@@ -23,3 +23,13 @@ export function generateOneTimeCode(): string {
 export function normaliseOneTimeCode(typed: string): string {
   return typed.replace(/[ -]/g, '').toUpperCase();
 }
+
+/**
+ * Whether a normalised code could be one that is stored: at most 10 printable ASCII
+ * characters (the column is varchar(10)). Anything else (a NUL byte, which Postgres
+ * refuses in text, non-ASCII, a longer string) matches no code, and is answered as a wrong
+ * code without asking the database.
+ */
+export function couldBeOneTimeCode(code: string): boolean {
+  return /^[\x21-\x7e]{1,10}$/.test(code);
+}

@@ -8,9 +8,9 @@ import { readBody } from '../http/body.js';
 import { sendProtobuf } from '../http/responses.js';
 import { claimStanding, clientAddress, type BanRules } from '../protocol/claim-ban.js';
 import { ClaimError, encodeClaimResponse, KeyClaimRequest, tryDecode, type ClaimResponseFields } from '../protocol/messages.js';
-import { normaliseOneTimeCode } from '../protocol/one-time-code.js';
+import { couldBeOneTimeCode, normaliseOneTimeCode } from '../protocol/one-time-code.js';
 import type { SubmissionContext } from './context.js';
-import { appKeyRegistered, claimOneTimeCode, readClaimFailures, recordClaimFailure } from './store.js';
+import { appKeyRegistered, chargeClaimAttempt, claimOneTimeCode, readClaimFailures, refundClaimAttempt } from './store.js';
 import { errorFields } from '../logger.js';
 
 export const MAX_CLAIM_BODY_BYTES = 256;
@@ -27,13 +27,20 @@ export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, c
     );
     const clientId = clientIdentifier(address, clientIdKey);
     let triesRemaining = ban.maxFailures;
+    /** Whether this attempt is charged and not yet settled as a failure or a success. */
+    let charged = false;
+    const refund = async () => {
+      if (!charged) return;
+      charged = false;
+      await refundClaimAttempt(ctx.pool, clientId);
+    };
     try {
       // 1. The ban is checked before a byte of the body is read.
-      const standing = claimStanding(await readClaimFailures(ctx.pool, clientId), ctx.clock.now(), ban);
-      triesRemaining = standing.triesRemaining;
-      if (standing.banned) {
+      const before = claimStanding(await readClaimFailures(ctx.pool, clientId), ctx.clock.now(), ban);
+      triesRemaining = before.triesRemaining;
+      if (before.banned) {
         ctx.telemetry.metrics.claimRefusedBanned();
-        return answer(429, { error: ClaimError.TEMPORARY_BAN, triesRemaining: 0, remainingBanMs: standing.remainingBanMs });
+        return answer(429, { error: ClaimError.TEMPORARY_BAN, triesRemaining: 0, remainingBanMs: before.remainingBanMs });
       }
 
       // 2. Size, then shape.
@@ -47,20 +54,45 @@ export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, c
       if (appPublicKey.length !== KEY_BYTES) return answer(400, { error: ClaimError.INVALID_KEY, triesRemaining });
       if (await appKeyRegistered(ctx.pool, appPublicKey)) return answer(401, { error: ClaimError.INVALID_KEY, triesRemaining });
 
-      // 6–7. Redeem, or count a failure.
+      // 6. The attempt is charged before any code is looked at: a burst of claims sent at
+      // once cannot all slip in under a counter read before any of them failed.
       const nowMs = ctx.clock.now();
+      const charge = await chargeClaimAttempt(ctx.pool, clientId, nowMs, ban);
+      // Should this attempt fail, the client stands thus.
+      const ifFailed = claimStanding(charge.counter, nowMs, ban);
+      if (!charge.charged) {
+        ctx.telemetry.metrics.claimRefusedBanned();
+        return answer(429, { error: ClaimError.TEMPORARY_BAN, triesRemaining: 0, remainingBanMs: ifFailed.remainingBanMs });
+      }
+      charged = true;
+      const wrongCode = () => {
+        charged = false;
+        ctx.telemetry.metrics.claimFailed(ifFailed.banned);
+        return answer(401, {
+          error: ClaimError.INVALID_ONE_TIME_CODE,
+          triesRemaining: ifFailed.triesRemaining,
+          remainingBanMs: ifFailed.remainingBanMs,
+        });
+      };
+      if (!couldBeOneTimeCode(code)) return wrongCode();
+
+      // 7. Redeem (which clears the client's counter), or the charge stands as a failure.
       const claimed = await claimOneTimeCode(ctx.pool, ctx.settings, { code, appPublicKey, clientId, nowMs });
       if (claimed.ok) {
+        charged = false;
         ctx.telemetry.metrics.codeClaimed(claimed.originator);
         return answer(200, { serverPublicKey: claimed.serverPublicKey, triesRemaining: ban.maxFailures });
       }
-      if (claimed.reason === 'app-key-registered') return answer(401, { error: ClaimError.INVALID_KEY, triesRemaining });
-      const after = claimStanding(await recordClaimFailure(ctx.pool, clientId, nowMs, ban.banMs), nowMs, ban);
-      ctx.telemetry.metrics.claimFailed(after.banned);
-      return answer(401, { error: ClaimError.INVALID_ONE_TIME_CODE, triesRemaining: after.triesRemaining, remainingBanMs: after.remainingBanMs });
+      if (claimed.reason === 'app-key-registered') {
+        // Another claim with this app key won a race (step 5): no failure of the code.
+        await refund();
+        return answer(401, { error: ClaimError.INVALID_KEY, triesRemaining });
+      }
+      return wrongCode();
     } catch (err) {
-      // 8.
+      // 8. A database failure is no failed guess.
       request.log.error(errorFields(err), 'claim-key failed');
+      await refund().catch(() => {});
       return answer(500, { error: ClaimError.SERVER_ERROR, triesRemaining });
     }
   });

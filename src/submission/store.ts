@@ -199,18 +199,42 @@ export async function readClaimFailures(pool: Pool, clientId: string): Promise<F
   return toCounter(result.rows[0]);
 }
 
+export type ClaimCharge = { charged: true; counter: FailureCounter } | { charged: false; counter: FailureCounter };
+
 /**
- * Counts one failure in a single statement, so concurrent failures never lose a count.
- * A counter that lapsed (last failure a ban length ago) starts again from 1.
+ * Charges one claim attempt to the client before any code is looked at, in one statement:
+ * the counter goes up only while it is under `maxFailures` (or has lapsed, a ban length
+ * after its last failure, when it starts again from 1). Past the limit nothing changes and
+ * the attempt is refused, so however many claims arrive at once, at most `maxFailures` are
+ * ever evaluated, and the counter holds exactly the failures answered: a success clears
+ * it, and an attempt that ends in neither is refunded.
  */
-export async function recordClaimFailure(pool: Pool, clientId: string, nowMs: number, banMs: number): Promise<FailureCounter> {
-  const result = await pool.query<FailureRow>(
-    `INSERT INTO failed_key_claim_attempts AS f (identifier, failures, last_failure) VALUES ($1, 1, $2)
-     ON CONFLICT (identifier) DO UPDATE SET
-       failures = CASE WHEN f.last_failure <= $3 THEN 1 ELSE LEAST(f.failures + 1, 32767) END,
-       last_failure = $2
-     RETURNING failures, last_failure`,
-    [clientId, new Date(nowMs), claimFailuresLapsedAtOrBefore(nowMs, { claimKeyBanDurationMs: banMs })],
+export async function chargeClaimAttempt(
+  pool: Pool,
+  clientId: string,
+  nowMs: number,
+  ban: { maxFailures: number; banMs: number },
+): Promise<ClaimCharge> {
+  const result = await pool.query<FailureRow & { charged: boolean }>(
+    `WITH charged AS (
+       INSERT INTO failed_key_claim_attempts AS f (identifier, failures, last_failure) VALUES ($1, 1, $2)
+       ON CONFLICT (identifier) DO UPDATE SET
+         failures = CASE WHEN f.last_failure <= $3 THEN 1 ELSE f.failures + 1 END,
+         last_failure = $2
+       WHERE f.last_failure <= $3 OR f.failures < $4
+       RETURNING failures, last_failure
+     )
+     SELECT failures, last_failure, true AS charged FROM charged
+     UNION ALL
+     SELECT failures, last_failure, false AS charged FROM failed_key_claim_attempts
+     WHERE identifier = $1 AND NOT EXISTS (SELECT 1 FROM charged)`,
+    [clientId, new Date(nowMs), claimFailuresLapsedAtOrBefore(nowMs, { claimKeyBanDurationMs: ban.banMs }), ban.maxFailures],
   );
-  return toCounter(result.rows[0])!;
+  const row = result.rows[0]!;
+  return { charged: row.charged, counter: toCounter(row)! };
+}
+
+/** Takes back a charge for an attempt that was no failure of the client's (a server error, say). */
+export async function refundClaimAttempt(pool: Pool, clientId: string): Promise<void> {
+  await pool.query('UPDATE failed_key_claim_attempts SET failures = failures - 1 WHERE identifier = $1 AND failures > 0', [clientId]);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CODE_DIGITS, CODE_LETTERS, generateOneTimeCode, normaliseOneTimeCode } from '../../src/protocol/one-time-code.js';
+import { CODE_DIGITS, CODE_LETTERS, couldBeOneTimeCode, generateOneTimeCode, normaliseOneTimeCode } from '../../src/protocol/one-time-code.js';
 
 const group = (n: number) => `([${CODE_LETTERS}]{${n}}|[${CODE_DIGITS}]{${n}})`;
 const SHAPE = new RegExp(`^${group(3)}${group(3)}${group(4)}$`);
@@ -28,5 +28,14 @@ describe('one-time codes', () => {
     expect(normaliseOneTimeCode('aef-hjk 2456')).toBe('AEFHJK2456');
     expect(normaliseOneTimeCode(' a e f ')).toBe('AEF');
     expect(normaliseOneTimeCode('AEF_HJK')).toBe('AEF_HJK');
+  });
+
+  it('knows which strings could be a stored code', () => {
+    expect(couldBeOneTimeCode(generateOneTimeCode())).toBe(true);
+    expect(couldBeOneTimeCode('ABC')).toBe(true);
+    expect(couldBeOneTimeCode('')).toBe(false);
+    expect(couldBeOneTimeCode('ABC\0DEF')).toBe(false);
+    expect(couldBeOneTimeCode('ÄBC')).toBe(false);
+    expect(couldBeOneTimeCode('A'.repeat(11))).toBe(false);
   });
 });

@@ -82,6 +82,17 @@ describe('/claim-key', () => {
     expect(after.response.triesRemaining).toBe(49);
   });
 
+  it('answers codes no code could be (a NUL byte, non-ASCII, too long) as wrong ones, and counts them', async () => {
+    const client = freshClient();
+    const codes = ['AAA\0AAAAAA', 'ÄÄÄÄÄÄÄÄÄÄ', 'A'.repeat(11)];
+    for (const [i, code] of codes.entries()) {
+      const result = await new Phone().claim(system.submissionUrl, code, client);
+      expect(result.status).toBe(401);
+      expect(result.response.error).toBe(ClaimError.INVALID_ONE_TIME_CODE);
+      expect(result.response.triesRemaining).toBe(49 - i);
+    }
+  });
+
   it('refuses an expired code as a wrong one', async () => {
     const code = await issueCode(system.submissionUrl);
     await system.db.query("UPDATE encryption_keys SET created = created - interval '1441 minutes' WHERE one_time_code = $1", [code]);
@@ -230,4 +241,30 @@ describe('/claim-key under concurrent failures', () => {
       await defaults.stop();
     }
   });
+});
+
+describe('/claim-key under a burst from one client', () => {
+  // Bursts written at once: the ban is charged before any code is looked at, so at most the
+  // limit (50) of them are evaluated, however many arrive together, even a real code sent last.
+  for (const [i, burst] of [100, 1000, 5000].entries()) {
+    it(`evaluates at most 50 of ${burst} claims sent at once`, async () => {
+      const client = { 'x-forwarded-for': `192.0.2.${10 + i}` };
+      const code = await issueCode(system.submissionUrl);
+      const claims = Array.from({ length: burst - 1 }, () => new Phone().claim(system.submissionUrl, 'AAAAAAAAAA', client));
+      claims.push(new Phone().claim(system.submissionUrl, code, client));
+      const results = await Promise.all(claims);
+      const statuses = results.map((r) => r.status);
+      const evaluated = statuses.filter((s) => s === 401 || s === 200).length;
+      expect(evaluated).toBeLessThanOrEqual(50);
+      expect(statuses.filter((s) => s === 429).length).toBe(burst - evaluated);
+      for (const r of results.filter((r) => r.status === 429)) expect(r.response.error).toBe(ClaimError.TEMPORARY_BAN);
+      // The counter never passes the limit: refused attempts are not counted.
+      const rows = (await system.db.query('SELECT failures FROM failed_key_claim_attempts ORDER BY last_failure DESC LIMIT 1')).rows;
+      expect(rows[0].failures).toBeLessThanOrEqual(50);
+      expect(rows[0].failures).toBeLessThanOrEqual(statuses.filter((s) => s === 401).length);
+      // Once banned, even a real code is refused.
+      const after = await new Phone().claim(system.submissionUrl, await issueCode(system.submissionUrl), client);
+      expect(after.status).toBe(429);
+    });
+  }
 });
