@@ -3,8 +3,17 @@
 // a ban before it reads anything (§4.2 step 1).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-/** Leaves every body unread for the route, instead of Fastify's parsers and 413/415s. */
+/**
+ * Leaves every body unread for the route, instead of Fastify's parsers and 413/415s. Fastify
+ * judges the Content-Type before any parser runs (`foo`, `;`, non-ASCII or 5,000 characters
+ * got its 415) and demands one for some methods (QUERY), so the header is replaced with a
+ * neutral one as the request arrives: no route reads it.
+ */
 export function deferBodies(app: FastifyInstance): void {
+  app.addHook('onRequest', (request, _reply, done) => {
+    request.headers['content-type'] = 'application/octet-stream';
+    done();
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 }

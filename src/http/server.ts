@@ -1,5 +1,5 @@
 // What both servers share: Fastify settings, the 404, errors, and one log line per request.
-import { createServer, type Server } from 'node:http';
+import { createServer, METHODS, type Server } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HttpLimits, ServiceSettings } from '../config.js';
@@ -46,7 +46,18 @@ export function createHttpServer(service: ServiceSettings, log: Logger, telemetr
     // SIGTERM must not wait for idle keep-alive connections.
     forceCloseConnections: true,
     return503OnClosing: true,
+    // A path the router cannot take (a segment past maxParamLength, a bad %-escape) is a
+    // path nothing serves: the protocol's 404, never Fastify's JSON that echoes the path.
+    frameworkErrors: (_err, _request, reply) => {
+      notFound(reply);
+    },
   });
+  // The endpoints that answer any method (protocol §4) must see every method Node parses:
+  // Fastify knows only a few and sent the rest (PROPFIND, PURGE, M-SEARCH…) to the 404.
+  // CONNECT never reaches a route: Node hands it to the server's 'connect' event.
+  for (const method of METHODS) {
+    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
+  }
   deferBodies(app);
   app.setNotFoundHandler((_request, reply) => notFound(reply));
   app.setErrorHandler((err: FastifyError, request, reply) => {
