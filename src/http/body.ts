@@ -19,8 +19,19 @@ export function deferBodies(app: FastifyInstance): void {
 }
 
 /**
+ * The client went away before its request was whole. That is its own outcome, neither the
+ * client's error nor the server's: nobody is there to answer, and it is no failure to alert on.
+ */
+export class ClientGone extends Error {
+  constructor() {
+    super('the client closed the connection before its request was whole');
+  }
+}
+
+/**
  * The body, or undefined when it is longer than `limit` bytes. An oversized body is not
- * drained: the connection closes after the answer.
+ * drained: the connection closes after the answer. Throws ClientGone when the client
+ * aborts mid-body.
  */
 export async function readBody(request: FastifyRequest, reply: FastifyReply, limit: number): Promise<Buffer | undefined> {
   const req = request.raw;
@@ -31,13 +42,19 @@ export async function readBody(request: FastifyRequest, reply: FastifyReply, lim
   }
   const chunks: Buffer[] = [];
   let length = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > limit) {
-      reply.header('connection', 'close');
-      return undefined;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      length += chunk.length;
+      if (length > limit) {
+        reply.header('connection', 'close');
+        return undefined;
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    if (req.destroyed || req.socket.destroyed) throw new ClientGone();
+    throw err;
   }
+  if (!req.complete) throw new ClientGone();
   return Buffer.concat(chunks, length);
 }

@@ -69,6 +69,12 @@ export function createHttpServer(service: ServiceSettings, log: Logger, telemetr
     return sendText(reply, status, 'bad request');
   });
   if (telemetry.tracer) traceRequests(app, telemetry.tracer);
+  app.addHook('onRequestAbort', (request, done) => {
+    const route = request.routeOptions.url ?? 'not found';
+    request.log.debug({ route, method: request.method }, 'request abandoned by the client');
+    telemetry.metrics.httpRequestAborted(route, request.method);
+    done();
+  });
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'not found';
     request.log.info({ route, method: request.method, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { clientIdentifier } from '../crypto/secrets.js';
 import { KEY_BYTES } from '../crypto/box.js';
-import { readBody } from '../http/body.js';
+import { ClientGone, readBody } from '../http/body.js';
 import { sendProtobuf } from '../http/responses.js';
 import { claimStanding, clientAddress, type BanRules } from '../protocol/claim-ban.js';
 import { ClaimError, encodeClaimResponse, KeyClaimRequest, tryDecode, type ClaimResponseFields } from '../protocol/messages.js';
@@ -90,6 +90,8 @@ export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, c
       }
       return wrongCode();
     } catch (err) {
+      // Nobody to answer (the body is read before any charge): counted as abandoned.
+      if (err instanceof ClientGone) return reply.hijack();
       // 8. A database failure is no failed guess.
       request.log.error(errorFields(err), 'claim-key failed');
       await refund().catch(() => {});

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { KEY_BYTES, NONCE_BYTES, openBox } from '../crypto/box.js';
 import { secretsEqual } from '../crypto/secrets.js';
-import { readBody } from '../http/body.js';
+import { ClientGone, readBody } from '../http/body.js';
 import { sendProtobuf } from '../http/responses.js';
 import { EncryptedUploadRequest, encodeUploadResponse, tryDecode, UploadError } from '../protocol/messages.js';
 import { validateUpload } from '../protocol/upload.js';
@@ -56,6 +56,8 @@ export function registerUpload(app: FastifyInstance, ctx: SubmissionContext): vo
           return answer(401, UploadError.INVALID_KEYPAIR);
       }
     } catch (err) {
+      // Nobody to answer: counted by the server as abandoned, no error of anyone's.
+      if (err instanceof ClientGone) return reply.hijack();
       request.log.error(errorFields(err), 'upload failed');
       return answer(500, UploadError.SERVER_ERROR);
     }

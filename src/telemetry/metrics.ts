@@ -23,6 +23,7 @@ export class Metrics {
   readonly names: string[] = [];
   private readonly requests;
   private readonly requestDuration;
+  private readonly requestsAborted;
   private readonly codesGenerated;
   private readonly codesRegenerated;
   private readonly codesClaimed;
@@ -51,6 +52,7 @@ export class Metrics {
 
     this.requests = counter('http_server_requests_total', 'HTTP requests answered, by route, method and status');
     this.requestDuration = histogram('http_server_request_duration_seconds', 'Time to answer an HTTP request', SECONDS_BUCKETS);
+    this.requestsAborted = counter('http_server_requests_aborted_total', 'Requests the client abandoned before they were answered, by route');
     this.codesGenerated = counter('diagnosis_one_time_codes_generated_total', 'One-time codes issued to health portals');
     this.codesRegenerated = counter('diagnosis_one_time_codes_regenerated_total', 'Unclaimed codes replaced through their hash id');
     this.codesClaimed = counter('diagnosis_one_time_codes_claimed_total', 'One-time codes redeemed by the app');
@@ -113,6 +115,11 @@ export class Metrics {
     const attributes: Attributes = { route, method, status: String(status) };
     this.requests.add(1, attributes);
     this.requestDuration.record(seconds, attributes);
+  }
+
+  /** A client gone before its answer: counted apart, never as an error. */
+  httpRequestAborted(route: string, method: string): void {
+    this.requestsAborted.add(1, { route, method });
   }
 
   codeIssued(originator: string, regenerated: boolean): void {

@@ -1,5 +1,5 @@
 // Real servers on real Postgres, listening on a loopback port, driven over HTTP.
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type pg from 'pg';
 import { loadConfig, type Config, type Environment } from '../../src/config.js';
 import { startRole, type Running } from '../../src/start.js';
@@ -39,7 +39,7 @@ export interface TestSystem {
 }
 
 /** Both servers in one process on a fresh database (or on `env.DATABASE_URL`). */
-export async function startSystem(env: Environment = {}, clock = new TestClock()): Promise<TestSystem> {
+export async function startSystem(env: Environment = {}, clock = new TestClock(), log: Logger = pino({ level: 'silent' })): Promise<TestSystem> {
   const databaseUrl = env.DATABASE_URL ?? freshDatabaseUrl();
   const config = loadConfig(
     {
@@ -56,7 +56,7 @@ export async function startSystem(env: Environment = {}, clock = new TestClock()
     },
     'all',
   );
-  const running: Running = await startRole('all', config, pino({ level: 'silent' }), clock);
+  const running: Running = await startRole('all', config, log, clock);
   const db = testPool(databaseUrl);
   return {
     submissionUrl: running.urls['key-submission']!,

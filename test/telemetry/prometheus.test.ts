@@ -1,4 +1,6 @@
 // /metrics scraped over HTTP after real requests: every counter moves by what was done.
+import { connect } from 'node:net';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimedPhone, issueCode, makeKeys, newKeyClaim, Phone, request, sendUpload } from '../helpers/app-client.js';
 import { retrieve } from '../helpers/phone-download.js';
@@ -121,6 +123,35 @@ describe('METRIC_PROVIDER=prometheus', () => {
       expect(samples.get('diagnosis_keys_stored')).toBe(4);
     } finally {
       await fresh.stop();
+    }
+  });
+
+  it('counts clients that abandon their request apart, never as server errors, and logs no error', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const watched = await startSystem({ METRIC_PROVIDER: 'prometheus', PROMETHEUS_PORT: '0' }, undefined, log);
+    try {
+      const before = await scrape(watched.metricsUrl);
+      const { port } = new URL(watched.submissionUrl);
+      // A declared length under each route's limit, so each is waiting for the rest of its body.
+      const cutOff = (path: string, declared = path === '/upload' ? 500 : 200) =>
+        new Promise<void>((resolve) => {
+          const socket = connect(Number(port), '127.0.0.1', () => {
+            socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${declared}\r\n\r\n0123456789`);
+            setTimeout(() => socket.destroy(), 50);
+          });
+          socket.on('close', () => resolve());
+        });
+      await Promise.all([...Array.from({ length: 20 }, () => cutOff('/upload')), ...Array.from({ length: 5 }, () => cutOff('/claim-key'))]);
+      await new Promise((r) => setTimeout(r, 200));
+      const after = await scrape(watched.metricsUrl);
+      expect(delta(before, after, 'http_server_requests_aborted_total{method="POST",route="/upload"}')).toBe(20);
+      expect(delta(before, after, 'http_server_requests_aborted_total{method="POST",route="/claim-key"}')).toBe(5);
+      expect(delta(before, after, 'diagnosis_upload_rejections_total{error="SERVER_ERROR"}')).toBe(0);
+      expect([...after.keys()].filter((k) => k.startsWith('http_server_requests_total') && k.includes('status="500"'))).toEqual([]);
+      expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+    } finally {
+      await watched.stop();
     }
   });
 });
