@@ -151,6 +151,12 @@ export async function inTransaction<T>(pool: Pool, work: (client: Client) => Pro
   }
 }
 
+/** A deadlock or serialisation failure: the transaction lost a race and may be tried again whole. */
+export function isRetryableConflict(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === '40P01' || code === '40001';
+}
+
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string };
   return e.code === '23505' && (constraint === undefined || e.constraint === constraint);
