@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { ConfigError, type Config } from './config.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
-import { closePool, openPool, type Pool, type PoolTimeouts } from './db/pool.js';
+import { closePool, databaseAnswers, ensureDatabase, openPool, type Pool, type PoolTimeouts } from './db/pool.js';
 import { storedCounts } from './statistics/store.js';
 import { systemClock, type Clock } from './protocol/time.js';
 import { purgeOnce, startPurgeLoop } from './purge/purge.js';
@@ -56,8 +56,10 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     const host = config.service.listen.host ?? (spec.local ? LOCAL_HOST : ALL_INTERFACES);
     const telemetry = await startTelemetry(config.telemetry, log, host);
     stops.push(() => telemetry.shutdown());
-    const openDatabase = async (url: string, timeouts: PoolTimeouts = config.database.timeouts, max?: number) => {
-      const opened = await openPool(url, log, timeouts, max);
+    const urlsToPrepare: string[] = [];
+    const openDatabase = (url: string, timeouts: PoolTimeouts = config.database.timeouts, max?: number) => {
+      const opened = openPool(url, log, timeouts, max);
+      if (!urlsToPrepare.includes(url)) urlsToPrepare.push(url);
       stops.push(() => closePool(opened));
       if (telemetry.tracer) traceQueries(opened, telemetry.tracer);
       return opened;
@@ -78,32 +80,52 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
         stops.push(embedded.stop);
         url = embedded.url;
       }
-      pool = await openDatabase(url);
-      if (spec.migrates || config.purge) maintenancePool = await openDatabase(url, { ...config.database.timeouts, queryMs: undefined }, 2);
+      pool = openDatabase(url);
+      if (spec.migrates || config.purge) maintenancePool = openDatabase(url, { ...config.database.timeouts, queryMs: undefined }, 2);
     }
-    const readPool = readerUrl ? await openDatabase(readerUrl) : pool;
+    const readPool = readerUrl ? openDatabase(readerUrl) : pool;
     const gaugePool = pool ?? readPool;
     if (gaugePool) telemetry.metrics.observeStoredCounts(() => storedCounts(gaugePool));
-
-    if (spec.migrates && maintenancePool) await migrate(maintenancePool, log);
     if (config.shortRetention.length > 0 && spec.migrates) {
       log.warn({ settings: config.shortRetention }, 'retention shorter than the protocol (ALLOW_SHORT_RETENTION)');
     }
 
-    // The purge runs once before submission listens, then on its interval (protocol §9).
-    if (config.purge && maintenancePool) {
-      await purgeOnce(maintenancePool, config.purge, clock, log, telemetry.metrics);
-      if (spec.purge === 'loop') {
-        const loop = startPurgeLoop(maintenancePool, config.purge, clock, log, telemetry.metrics);
-        stops.push(() => loop.stop());
+    // The database made ready: created if missing, migrated, and purged once (protocol §9:
+    // before submission listens), then the purge on its interval.
+    let prepared = false;
+    const prepare = async () => {
+      for (const url of urlsToPrepare) await ensureDatabase(url, log, config.database.timeouts);
+      if (spec.migrates && maintenancePool) await migrate(maintenancePool, log);
+      if (config.purge && maintenancePool) {
+        await purgeOnce(maintenancePool, config.purge, clock, log, telemetry.metrics);
+        if (spec.purge === 'loop') {
+          const loop = startPurgeLoop(maintenancePool, config.purge, clock, log, telemetry.metrics);
+          stops.push(() => loop.stop());
+        }
       }
+      prepared = true;
+    };
+    if (!spec.stays) await prepare();
+    else {
+      // A server starts whether or not Postgres is up (after a restart, a failover, or
+      // before the database exists): /services/ping answers, requests that need the
+      // database get their 500, /services/ready says not ready, and preparing is tried
+      // again until it succeeds.
+      const retries = retryUntilDone(prepare, log);
+      stops.push(retries.stop);
+      await retries.firstTry;
     }
+    const readiness = new Readiness(
+      () => prepared,
+      [pool, readPool].filter((p): p is Pool => p !== undefined),
+    );
+    const ready = () => readiness.ready();
 
     const urls: Running['urls'] = telemetry.metricsUrl ? { metrics: telemetry.metricsUrl } : {};
     const portOf = (server: Server) => serverPort(role, server, config.service.listen.port);
     if (config.submission && pool) {
       const { buildSubmissionServer } = await import('./submission/app.js');
-      const app = buildSubmissionServer({ settings: config.submission, service: config.service, pool, clock, log, telemetry });
+      const app = buildSubmissionServer({ settings: config.submission, service: config.service, pool, clock, log, telemetry, ready });
       stops.push(() => app.close());
       urls['key-submission'] = await listen(app, host, portOf('key-submission'));
     }
@@ -111,7 +133,17 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
       const { buildRetrievalServer } = await import('./retrieval/app.js');
       const { ExportCache } = await import('./exports/cache.js');
       const cache = new ExportCache(config.retrieval.exportCacheBytes);
-      const app = buildRetrievalServer({ settings: config.retrieval, service: config.service, pool: readPool, clock, log, signer, cache, telemetry });
+      const app = buildRetrievalServer({
+        settings: config.retrieval,
+        service: config.service,
+        pool: readPool,
+        clock,
+        log,
+        signer,
+        cache,
+        telemetry,
+        ready,
+      });
       stops.push(() => app.close());
       urls['key-retrieval'] = await listen(app, host, portOf('key-retrieval'));
     }
@@ -119,5 +151,53 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
   } catch (err) {
     await stopAll();
     throw err;
+  }
+}
+
+/**
+ * Runs `work` now, and again after each failure (1 s, doubling to 10 s) until it succeeds
+ * or `stop` is called. `firstTry` settles when the first attempt does, either way.
+ */
+function retryUntilDone(work: () => Promise<void>, log: Logger): { firstTry: Promise<void>; stop: () => Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<void> = Promise.resolve();
+  const attempt = (delayMs: number): Promise<void> =>
+    work().catch((err: unknown) => {
+      if (stopped) return;
+      log.warn({ ...errorFields(err), retryInMs: delayMs }, 'database not ready; serving without it and trying again');
+      timer = setTimeout(() => {
+        current = attempt(Math.min(delayMs * 2, 10_000));
+      }, delayMs);
+    });
+  current = attempt(1000);
+  return {
+    firstTry: current,
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await current;
+    },
+  };
+}
+
+/** /services/ready: prepared, and every database answers; remembered for a second. */
+class Readiness {
+  private last: { at: number; ready: boolean } | undefined;
+  private pending: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly prepared: () => boolean,
+    private readonly pools: Pool[],
+  ) {}
+
+  ready(): Promise<boolean> {
+    if (this.last && Date.now() - this.last.at < 1000) return Promise.resolve(this.last.ready);
+    this.pending ??= (async () => {
+      const ready = this.prepared() && (await Promise.all(this.pools.map(databaseAnswers))).every(Boolean);
+      this.last = { at: Date.now(), ready };
+      return ready;
+    })().finally(() => (this.pending = undefined));
+    return this.pending;
   }
 }

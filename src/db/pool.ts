@@ -20,7 +20,8 @@ export function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-async function createDatabaseIfMissing(url: string, log: Logger, timeouts: PoolTimeouts): Promise<void> {
+/** Connects once, and creates the database the URL names when it is missing. */
+export async function ensureDatabase(url: string, log: Logger, timeouts: PoolTimeouts): Promise<void> {
   const limits = { connectionTimeoutMillis: timeouts.connectMs, ...(timeouts.queryMs ? { query_timeout: timeouts.queryMs } : {}) };
   const probe = new pg.Client({ connectionString: url, ...limits });
   try {
@@ -54,8 +55,8 @@ export interface PoolTimeouts {
   connectMs: number;
 }
 
-export async function openPool(url: string, log: Logger, timeouts: PoolTimeouts, max = 20): Promise<Pool> {
-  await createDatabaseIfMissing(url, log, timeouts);
+/** A pool for `url`. It connects on first use, so it opens whether or not Postgres is up. */
+export function openPool(url: string, log: Logger, timeouts: PoolTimeouts, max = 20): Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
@@ -149,6 +150,14 @@ export async function inTransaction<T>(pool: Pool, work: (client: Client) => Pro
   } finally {
     client.release(broken);
   }
+}
+
+/** Whether the database answers a trivial query now: what readiness reports. */
+export async function databaseAnswers(pool: Pool): Promise<boolean> {
+  return pool.query('SELECT 1').then(
+    () => true,
+    () => false,
+  );
 }
 
 /** A deadlock or serialisation failure: the transaction lost a race and may be tried again whole. */

@@ -33,7 +33,7 @@ function limitedServer(limits: HttpLimits, handler: Parameters<typeof createServ
   return server;
 }
 
-export function createHttpServer(service: ServiceSettings, log: Logger, telemetry: Telemetry): FastifyInstance {
+export function createHttpServer(service: ServiceSettings, log: Logger, telemetry: Telemetry, ready: () => Promise<boolean>): FastifyInstance {
   const app = Fastify({
     serverFactory: (handler) => limitedServer(service.limits, handler),
     // The cast picks Fastify's default logger type for the instance, which the routes expect.
@@ -81,6 +81,6 @@ export function createHttpServer(service: ServiceSettings, log: Logger, telemetr
     telemetry.metrics.httpRequest(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
-  registerServices(app, service);
+  registerServices(app, service, ready);
   return app;
 }

@@ -8,7 +8,7 @@ import { DEFAULT_EXPOSURE_CONFIGURATION_DIR, loadExposureConfiguration, register
 import { registerRetrieve } from './retrieve.js';
 
 export function buildRetrievalServer(ctx: RetrievalContext): FastifyInstance {
-  const app = createHttpServer(ctx.service, ctx.log, ctx.telemetry);
+  const app = createHttpServer(ctx.service, ctx.log, ctx.telemetry, ctx.ready);
   registerRetrieve(app, ctx);
   registerExposureConfiguration(app, loadExposureConfiguration(ctx.settings.exposureConfigurationDir ?? DEFAULT_EXPOSURE_CONFIGURATION_DIR));
   registerEvents(app, ctx);

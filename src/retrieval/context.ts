@@ -16,4 +16,6 @@ export interface RetrievalContext {
   signer: ExportSigner;
   cache: ExportCache;
   telemetry: Telemetry;
+  /** Whether the database is prepared and answers (/services/ready). */
+  ready: () => Promise<boolean>;
 }

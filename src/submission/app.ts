@@ -19,7 +19,7 @@ function clientIdKey(ctx: SubmissionContext): Buffer {
 }
 
 export function buildSubmissionServer(ctx: SubmissionContext): FastifyInstance {
-  const app = createHttpServer(ctx.service, ctx.log, ctx.telemetry);
+  const app = createHttpServer(ctx.service, ctx.log, ctx.telemetry, ctx.ready);
   registerNewKeyClaim(app, ctx);
   registerClaimKey(app, ctx, clientIdKey(ctx));
   registerUpload(app, ctx);

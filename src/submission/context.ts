@@ -12,4 +12,6 @@ export interface SubmissionContext {
   clock: Clock;
   log: Logger;
   telemetry: Telemetry;
+  /** Whether the database is prepared and answers (/services/ready). */
+  ready: () => Promise<boolean>;
 }
