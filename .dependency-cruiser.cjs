@@ -2,7 +2,7 @@
 //   entry      cli.ts, healthcheck.ts, start.ts, dev-secrets.ts, tools/
 //   roles      submission/, retrieval/, purge/, simulator/
 //   services   http/, exports/, events/, telemetry/, clients/
-//   foundation protocol/, crypto/, db/, config.ts, roles.ts (the role table), logger.ts (and generated/)
+//   foundation protocol/, crypto/, db/, network/, config.ts, roles.ts (the role table), logger.ts (and generated/)
 // An import may point down or stay in its own folder; never up, never across roles.
 const ENTRY = '^src/(cli|healthcheck|start|dev-secrets)\\.ts$|^src/tools/';
 const ROLES = '^src/(submission|retrieval|purge|simulator)/';
@@ -16,8 +16,8 @@ module.exports = {
     forbid('no-cycles', 'A cycle makes two modules one: neither can be read or changed alone.', {}, { circular: true }),
     forbid(
       'foundation-stays-down',
-      'protocol, crypto, db, config, the role table and logger are the bottom layer: they import no other layer.',
-      { path: '^src/(protocol|crypto|db)/|^src/(config|roles|logger)\\.ts$' },
+      'protocol, crypto, db, network, config, the role table and logger are the bottom layer: they import no other layer.',
+      { path: '^src/(protocol|crypto|db|network)/|^src/(config|roles|logger)\\.ts$' },
       { path: `${ENTRY}|${ROLES}|${SERVICES}` },
     ),
     forbid(
@@ -37,13 +37,13 @@ module.exports = {
       'protocol-imports-no-layer',
       'The protocol is the lowest layer: crypto and db may use its types, never the reverse.',
       { path: '^src/protocol/' },
-      { path: '^src/(crypto|db)/|^src/(config|roles|logger)\\.ts$' },
+      { path: '^src/(crypto|db|network)/|^src/(config|roles|logger)\\.ts$' },
     ),
     forbid(
       'crypto-and-db-apart',
-      'crypto and db do not lean on each other.',
-      { path: '^src/(crypto|db)/' },
-      { path: '^src/(crypto|db)/', pathNot: '^src/$1/' },
+      'crypto, db and network do not lean on each other.',
+      { path: '^src/(crypto|db|network)/' },
+      { path: '^src/(crypto|db|network)/', pathNot: '^src/$1/' },
     ),
     forbid(
       'protocol-is-pure',

@@ -18,6 +18,7 @@ const UNIT = [
   'test/config.test.ts',
   'test/roles.test.ts',
   'test/logger.test.ts',
+  'test/network/**/*.test.ts',
 ];
 
 export default defineConfig({

@@ -5,6 +5,7 @@
 // in the program reads it (but to pass it on to Postgres' own processes).
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DEFAULT_TRUSTED_PROXIES, isCidr } from './network/trusted-proxies.js';
 import { roleSpec, type Role } from './roles.js';
 import { checkRetention, type RetentionRules } from './protocol/retention.js';
 
@@ -113,6 +114,11 @@ const variables = z.object({
   ENV: z.string().default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUSTED_PROXY_HOPS: wholeNumber.default(1),
+  TRUSTED_PROXIES: z
+    .string()
+    .transform((raw) => raw.split(',').map((c) => c.trim()))
+    .refine((cidrs) => cidrs.every(isCidr), 'must be a comma-separated list of CIDRs (10.0.0.0/8, fc00::/7)')
+    .optional(),
   CORS_ACCESS_CONTROL_ALLOW_ORIGIN: text.default('*'),
   REGION: z
     .string()
@@ -214,6 +220,8 @@ export interface SubmissionSettings {
   region: string;
   /** How many proxies in front of us append to X-Forwarded-For (protocol §6). */
   trustedProxyHops: number;
+  /** Peers (CIDRs) whose X-Forwarded-For entries may be believed; any other peer is the client. */
+  trustedProxies: string[];
   corsAllowOrigin: string;
   maxConsecutiveClaimKeyFailures: number;
   claimKeyBanDurationMs: number;
@@ -289,6 +297,7 @@ export function submissionSettings(v: Variables): SubmissionSettings {
     claimTokens: v.KEY_CLAIM_TOKEN,
     region: v.REGION,
     trustedProxyHops: v.TRUSTED_PROXY_HOPS,
+    trustedProxies: v.TRUSTED_PROXIES ?? DEFAULT_TRUSTED_PROXIES,
     corsAllowOrigin: v.CORS_ACCESS_CONTROL_ALLOW_ORIGIN,
     maxConsecutiveClaimKeyFailures: v.MAX_CONSECUTIVE_CLAIM_KEY_FAILURES,
     claimKeyBanDurationMs: retention.claimKeyBanDurationMs,

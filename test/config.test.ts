@@ -64,6 +64,8 @@ describe('configuration', () => {
     expect(failure({ METRICS_PASSWORD: 'short' })).toMatch(/^METRICS_PASSWORD: /);
     expect(failure({ DATABASE_URL: 'mysql://x' })).toMatch(/^DATABASE_URL: /);
     expect(failure({ INITIAL_REMAINING_KEYS: '0' })).toMatch(/^INITIAL_REMAINING_KEYS: /);
+    expect(failure({ TRUSTED_PROXIES: '10.0.0.0/8,localhost' })).toMatch(/^TRUSTED_PROXIES: /);
+    expect(load({ TRUSTED_PROXIES: '10.0.0.0/8, fc00::/7' }).submission!.trustedProxies).toEqual(['10.0.0.0/8', 'fc00::/7']);
   });
 
   it('prefers BIND_ADDR to PORT', () => {

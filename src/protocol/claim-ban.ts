@@ -33,10 +33,26 @@ export function claimStanding(counter: FailureCounter | undefined, nowMs: number
  * X-Forwarded-For, since each trusted proxy appends the address it saw. Entries further
  * left were written by the client and are never used. With fewer entries than proxies,
  * or no proxies, the socket address is the only one that cannot be forged.
+ *
+ * An entry is believed only when the address to its right, the one that wrote it, is a
+ * proxy (`isTrustedProxy`): a client that reaches the server directly gets its own socket
+ * address whatever it writes, and can neither dodge its ban nor get another address banned.
  */
-export function clientAddress(forwardedFor: string | undefined, socketAddress: string, hops: number): string {
+export function clientAddress(
+  forwardedFor: string | undefined,
+  socketAddress: string,
+  hops: number,
+  isTrustedProxy: (address: string) => boolean = () => true,
+): string {
   if (hops === 0 || !forwardedFor) return socketAddress;
   const entries = forwardedFor.split(',').map((e) => e.trim());
-  const entry = entries[entries.length - hops];
-  return entry ? entry : socketAddress;
+  if (entries.length < hops) return socketAddress;
+  let address = socketAddress;
+  for (let hop = 1; hop <= hops; hop++) {
+    if (!isTrustedProxy(address)) return address;
+    const entry = entries[entries.length - hop];
+    if (!entry) return socketAddress;
+    address = entry;
+  }
+  return address;
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { clientIdentifier } from '../crypto/secrets.js';
 import { KEY_BYTES } from '../crypto/box.js';
 import { ClientGone, readBody } from '../http/body.js';
+import { trustedProxyMatcher } from '../network/trusted-proxies.js';
 import { sendProtobuf } from '../http/responses.js';
 import { claimStanding, clientAddress, type BanRules } from '../protocol/claim-ban.js';
 import { ClaimError, encodeClaimResponse, KeyClaimRequest, tryDecode, type ClaimResponseFields } from '../protocol/messages.js';
@@ -18,12 +19,15 @@ export const MAX_CLAIM_BODY_BYTES = 256;
 export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, clientIdKey: Uint8Array): void {
   const ban: BanRules = { maxFailures: ctx.settings.maxConsecutiveClaimKeyFailures, banMs: ctx.settings.claimKeyBanDurationMs };
 
+  const isTrustedProxy = trustedProxyMatcher(ctx.settings.trustedProxies);
+
   app.all('/claim-key', async (request, reply) => {
     const answer = (status: number, fields: ClaimResponseFields) => sendProtobuf(reply, status, encodeClaimResponse(fields));
     const address = clientAddress(
       request.headers['x-forwarded-for'] as string | undefined,
       request.socket.remoteAddress ?? '',
       ctx.settings.trustedProxyHops,
+      isTrustedProxy,
     );
     const clientId = clientIdentifier(address, clientIdKey);
     let triesRemaining = ban.maxFailures;

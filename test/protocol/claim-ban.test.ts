@@ -39,4 +39,17 @@ describe('client address', () => {
     expect(clientAddress('203.0.113.9', '10.0.0.1', 2)).toBe('10.0.0.1');
     expect(clientAddress('6.6.6.6, ', '10.0.0.1', 1)).toBe('10.0.0.1');
   });
+
+  it('believes an entry only when the address that wrote it is a trusted proxy', () => {
+    const proxies =
+      (...trusted: string[]) =>
+      (address: string) =>
+        trusted.includes(address);
+    // Straight from the internet: whatever the client writes, its socket address counts.
+    expect(clientAddress('10.9.9.9', '203.0.113.9', 1, proxies('10.0.0.1'))).toBe('203.0.113.9');
+    expect(clientAddress('6.6.6.6, 203.0.113.9', '10.0.0.1', 1, proxies('10.0.0.1'))).toBe('203.0.113.9');
+    // Two hops: the second entry counts only when the first proxy's entry is a proxy too.
+    expect(clientAddress('6.6.6.6, 203.0.113.9, 10.0.0.7', '10.0.0.1', 2, proxies('10.0.0.1', '10.0.0.7'))).toBe('203.0.113.9');
+    expect(clientAddress('6.6.6.6, 203.0.113.9, 198.51.100.7', '10.0.0.1', 2, proxies('10.0.0.1'))).toBe('198.51.100.7');
+  });
 });

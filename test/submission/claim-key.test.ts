@@ -182,6 +182,19 @@ describe('/claim-key', () => {
     expect(other.status).toBe(401);
   });
 
+  it('believes X-Forwarded-For only from a configured proxy', async () => {
+    // Loopback, where the test connects from, is no proxy here: the client is its socket.
+    const direct = await startSystem({ TRUSTED_PROXIES: '10.0.0.0/8' });
+    try {
+      const first = await new Phone().claim(direct.submissionUrl, 'AAAAAAAAAA', { 'x-forwarded-for': '198.51.100.1' });
+      const second = await new Phone().claim(direct.submissionUrl, 'AAAAAAAAAA', { 'x-forwarded-for': '198.51.100.2' });
+      expect([first.response.triesRemaining, second.response.triesRemaining]).toEqual([49, 48]);
+      expect((await direct.db.query('SELECT failures FROM failed_key_claim_attempts')).rows).toEqual([{ failures: 2 }]);
+    } finally {
+      await direct.stop();
+    }
+  });
+
   it('stores a keyed hash of the client address, never the address', async () => {
     await new Phone().claim(system.submissionUrl, 'AAAAAAAAAA', { 'x-forwarded-for': '192.0.2.123' });
     const rows = (await system.db.query('SELECT identifier FROM failed_key_claim_attempts')).rows as { identifier: string }[];
