@@ -1,9 +1,10 @@
 // Claims of one-time codes against a key-submission process, and the same database work
-// (ban check, app key check, the claim transaction) directly with pg, in the same run.
+// (ban check, app key check, the charge of the attempt, the claim transaction) directly
+// with pg, in the same run.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { parseEnvironment, submissionSettings } from '../dist/config.js';
-import { appKeyRegistered, claimOneTimeCode, readClaimFailures } from '../dist/submission/store.js';
+import { chargeClaimAttempt, claimOneTimeCode, readClaimFailures, registeredAppKey } from '../dist/submission/store.js';
 import { claimRequest, issueCodes } from './app.mjs';
 import { measure, round, TOKEN, withServer } from './lib.mjs';
 
@@ -21,9 +22,13 @@ export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64 
     const reference = await measure(claims, concurrency, async (i) => {
       const clientId = randomBytes(32).toString('hex');
       const appPublicKey = randomBytes(32);
+      const nowMs = Date.now();
+      const codeHash = randomBytes(32);
       await readClaimFailures(pool, clientId);
-      if (await appKeyRegistered(pool, appPublicKey)) return false;
-      const claimed = await claimOneTimeCode(pool, rules, { code: referenceCodes[i], appPublicKey, clientId, nowMs: Date.now() });
+      if (await registeredAppKey(pool, appPublicKey, codeHash, new Date(nowMs - 15 * 60_000))) return false;
+      const ban = { maxFailures: rules.maxConsecutiveClaimKeyFailures, banMs: rules.claimKeyBanDurationMs };
+      if (!(await chargeClaimAttempt(pool, clientId, nowMs, ban)).charged) return false;
+      const claimed = await claimOneTimeCode(pool, rules, { code: referenceCodes[i], appPublicKey, clientId, nowMs, codeHash });
       return claimed.ok;
     });
     await pool.end();

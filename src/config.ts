@@ -130,6 +130,7 @@ const variables = z.object({
   INITIAL_REMAINING_KEYS: smallPositiveInt.default(43),
   ENCRYPTION_KEY_VALIDITY_DAYS: positiveInt.default(15),
   ONE_TIME_CODE_EXPIRY_IN_MINUTES: positiveInt.default(1440),
+  CLAIM_REPLAY_MINUTES: wholeNumber.pipe(z.number().max(1440, 'must be at most 1440 (a day)')).default(15),
   PURGE_INTERVAL_SECONDS: positiveInt.default(30),
   ALLOW_SHORT_RETENTION: flag.default(false),
   ENABLE_ENTIRE_PERIOD_BUNDLE: flag.default(true),
@@ -228,6 +229,8 @@ export interface SubmissionSettings {
   initialRemainingKeys: number;
   oneTimeCodeExpiryMinutes: number;
   encryptionKeyValidityDays: number;
+  /** A claim whose answer was lost may be repeated, same code and app key, for this long; 0: never (the original). */
+  claimReplayMinutes: number;
   enableTestTools: boolean;
 }
 
@@ -287,6 +290,7 @@ function retentionRules(v: Variables): RetentionRules {
     oneTimeCodeExpiryMinutes: v.ONE_TIME_CODE_EXPIRY_IN_MINUTES,
     claimKeyBanDurationMs: v.CLAIM_KEY_BAN_DURATION_HOURS * 3_600_000,
     initialRemainingKeys: v.INITIAL_REMAINING_KEYS,
+    claimReplayMinutes: v.CLAIM_REPLAY_MINUTES,
   };
 }
 
@@ -304,6 +308,7 @@ export function submissionSettings(v: Variables): SubmissionSettings {
     initialRemainingKeys: retention.initialRemainingKeys,
     oneTimeCodeExpiryMinutes: retention.oneTimeCodeExpiryMinutes,
     encryptionKeyValidityDays: retention.encryptionKeyValidityDays,
+    claimReplayMinutes: retention.claimReplayMinutes,
     enableTestTools: v.ENABLE_TEST_TOOLS,
   };
 }

@@ -20,3 +20,8 @@ export function clientIdentifier(address: string, key: Uint8Array): string {
 export function fingerprint(secret: string): string {
   return 'sha256:' + createHash('sha256').update(secret).digest('hex').slice(0, 12);
 }
+
+/** Keyed hash of a one-time code, by which a repeated claim is recognised. */
+export function codeFingerprint(code: string, key: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(code).digest();
+}

@@ -21,6 +21,8 @@ export interface RetentionRules {
   claimKeyBanDurationMs: number;
   /** A keypair's quota; still whole means it never uploaded. */
   initialRemainingKeys: number;
+  /** How long a claim may be repeated to recover a lost answer; 0: never. */
+  claimReplayMinutes: number;
 }
 
 /** The protocol's own values. */
@@ -49,6 +51,11 @@ export function firstSubmissionHourKept(nowMs: number, rules: Pick<RetentionRule
 /** A client's failure counter whose last failure is at or before this has lapsed. */
 export function claimFailuresLapsedAtOrBefore(nowMs: number, rules: Pick<RetentionRules, 'claimKeyBanDurationMs'>): Date {
   return new Date(nowMs - rules.claimKeyBanDurationMs);
+}
+
+/** Claims made after this may still be repeated; what recognises older ones is forgotten. */
+export function claimReplaysAfter(nowMs: number, rules: Pick<RetentionRules, 'claimReplayMinutes'>): Date {
+  return new Date(nowMs - rules.claimReplayMinutes * MINUTE_MS);
 }
 
 /** The first statistics date kept (YYYY-MM-DD). */

@@ -6,6 +6,7 @@ import type { PurgeSettings } from '../config.js';
 import { withAdvisoryLock, type Pool } from '../db/pool.js';
 import {
   claimFailuresLapsedAtOrBefore,
+  claimReplaysAfter,
   firstStatisticsDateKept,
   firstSubmissionHourKept,
   keypairsCreatedAfter,
@@ -22,6 +23,7 @@ import {
   deleteOldKeyVersions,
   deleteOldStatistics,
   deleteUnclaimedCodes,
+  forgetClaimReplays,
 } from './store.js';
 import { errorFields } from '../logger.js';
 
@@ -56,6 +58,7 @@ export async function purgeOnce(
     const exhaustedKeypairs = await deleteExhaustedKeypairs(client, today);
     const claimFailureCounters = await deleteOldClaimFailures(client, claimFailuresLapsedAtOrBefore(nowMs, rules));
     const statistics = await deleteOldStatistics(client, firstStatisticsDateKept(nowMs));
+    const claimReplays = await forgetClaimReplays(client, claimReplaysAfter(nowMs, rules));
     const counts: PurgeCounts = {
       diagnosisKeys,
       unclaimedCodes,
@@ -72,6 +75,7 @@ export async function purgeOnce(
     metrics.purged('exhausted_keypairs', exhaustedKeypairs);
     metrics.purged('claim_failure_counters', claimFailureCounters);
     metrics.purged('statistics', statistics);
+    metrics.purged('claim_replays', claimReplays);
     if (Object.values(counts).some((n) => n > 0)) log.info({ purged: counts }, 'purge');
     return counts;
   });

@@ -77,3 +77,12 @@ export async function deleteOldStatistics(client: Client, firstDateKept: string)
   );
   return result.rows[0]!.deleted;
 }
+
+/** Forgets what recognises a repeated claim (the code's keyed hash) once its window is past. */
+export async function forgetClaimReplays(client: Client, claimedBefore: Date): Promise<number> {
+  const result = await client.query(
+    'UPDATE encryption_keys SET claimed_code_hash = NULL, claimed_at = NULL WHERE claimed_at IS NOT NULL AND claimed_at <= $1',
+    [claimedBefore],
+  );
+  return result.rowCount ?? 0;
+}

@@ -9,19 +9,20 @@ import { registerNewKeyClaim } from './new-key-claim.js';
 import { registerUpload } from './upload.js';
 
 /**
- * The key that hashes client addresses for the ban counter. Every replica derives the same
- * one from the portal tokens they share, so a ban holds across replicas, and nobody with
- * only the database can reverse the stored hashes into addresses.
+ * A key for hashing what the database must recognise but never hold: client addresses for
+ * the ban counter, claimed codes for claim replays. Every replica derives the same one from
+ * the portal tokens they share, so a ban holds across replicas, and nobody with only the
+ * database can reverse the stored hashes (a code has few enough values to try them all).
  */
-function clientIdKey(ctx: SubmissionContext): Buffer {
+function hashKey(ctx: SubmissionContext, purpose: 'claim-key-client/v1' | 'claim-replay/v1'): Buffer {
   const tokens = ctx.settings.claimTokens.map((t) => t.token).sort();
-  return createHash('sha256').update('diagnosis-server/claim-key-client/v1\0').update(tokens.join('\0')).digest();
+  return createHash('sha256').update(`diagnosis-server/${purpose}\0`).update(tokens.join('\0')).digest();
 }
 
 export function buildSubmissionServer(ctx: SubmissionContext): FastifyInstance {
   const app = createHttpServer(ctx.service, ctx.log, ctx.telemetry, ctx.ready);
   registerNewKeyClaim(app, ctx);
-  registerClaimKey(app, ctx, clientIdKey(ctx));
+  registerClaimKey(app, ctx, { clientId: hashKey(ctx, 'claim-key-client/v1'), claimedCode: hashKey(ctx, 'claim-replay/v1') });
   registerUpload(app, ctx);
   if (ctx.settings.enableTestTools) registerClearDiagnosisKeys(app, ctx);
   return app;

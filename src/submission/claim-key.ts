@@ -2,7 +2,7 @@
 // public key. Every answer, errors included, is a KeyClaimResponse: the app decodes the
 // body before it looks at the status.
 import type { FastifyInstance } from 'fastify';
-import { clientIdentifier } from '../crypto/secrets.js';
+import { clientIdentifier, codeFingerprint } from '../crypto/secrets.js';
 import { KEY_BYTES } from '../crypto/box.js';
 import { ClientGone, readBody } from '../http/body.js';
 import { trustedProxyMatcher } from '../network/trusted-proxies.js';
@@ -10,13 +10,15 @@ import { sendProtobuf } from '../http/responses.js';
 import { claimStanding, clientAddress, type BanRules } from '../protocol/claim-ban.js';
 import { ClaimError, encodeClaimResponse, KeyClaimRequest, tryDecode, type ClaimResponseFields } from '../protocol/messages.js';
 import { couldBeOneTimeCode, normaliseOneTimeCode } from '../protocol/one-time-code.js';
+import { claimReplaysAfter } from '../protocol/retention.js';
 import type { SubmissionContext } from './context.js';
-import { appKeyRegistered, chargeClaimAttempt, claimOneTimeCode, readClaimFailures, refundClaimAttempt } from './store.js';
+import { chargeClaimAttempt, claimOneTimeCode, readClaimFailures, refundClaimAttempt, registeredAppKey } from './store.js';
 import { errorFields } from '../logger.js';
 
 export const MAX_CLAIM_BODY_BYTES = 256;
 
-export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, clientIdKey: Uint8Array): void {
+export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, keys: { clientId: Uint8Array; claimedCode: Uint8Array }): void {
+  const replays = ctx.settings.claimReplayMinutes > 0;
   const ban: BanRules = { maxFailures: ctx.settings.maxConsecutiveClaimKeyFailures, banMs: ctx.settings.claimKeyBanDurationMs };
 
   const isTrustedProxy = trustedProxyMatcher(ctx.settings.trustedProxies);
@@ -29,7 +31,7 @@ export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, c
       ctx.settings.trustedProxyHops,
       isTrustedProxy,
     );
-    const clientId = clientIdentifier(address, clientIdKey);
+    const clientId = clientIdentifier(address, keys.clientId);
     let triesRemaining = ban.maxFailures;
     /** Whether this attempt is charged and not yet settled as a failure or a success. */
     let charged = false;
@@ -56,7 +58,20 @@ export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, c
       const code = normaliseOneTimeCode(claim.oneTimeCode);
       const appPublicKey = claim.appPublicKey;
       if (appPublicKey.length !== KEY_BYTES) return answer(400, { error: ClaimError.INVALID_KEY, triesRemaining });
-      if (await appKeyRegistered(ctx.pool, appPublicKey)) return answer(401, { error: ClaimError.INVALID_KEY, triesRemaining });
+      // A key that is registered already may be this claim repeated (its answer lost on the
+      // way to the phone): the same answer again, counting nothing. Anything else: 401.
+      const codeHash = replays ? codeFingerprint(code, keys.claimedCode) : undefined;
+      const registered = await registeredAppKey(
+        ctx.pool,
+        appPublicKey,
+        codeHash ?? Buffer.alloc(32),
+        claimReplaysAfter(ctx.clock.now(), ctx.settings),
+      );
+      if (registered?.replayOf && replays) {
+        ctx.telemetry.metrics.claimReplayed();
+        return answer(200, { serverPublicKey: registered.replayOf, triesRemaining: ban.maxFailures });
+      }
+      if (registered) return answer(401, { error: ClaimError.INVALID_KEY, triesRemaining });
 
       // 6. The attempt is charged before any code is looked at: a burst of claims sent at
       // once cannot all slip in under a counter read before any of them failed.
@@ -81,7 +96,7 @@ export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, c
       if (!couldBeOneTimeCode(code)) return wrongCode();
 
       // 7. Redeem (which clears the client's counter), or the charge stands as a failure.
-      const claimed = await claimOneTimeCode(ctx.pool, ctx.settings, { code, appPublicKey, clientId, nowMs });
+      const claimed = await claimOneTimeCode(ctx.pool, ctx.settings, { code, appPublicKey, clientId, nowMs, codeHash });
       if (claimed.ok) {
         charged = false;
         ctx.telemetry.metrics.codeClaimed(claimed.originator);

@@ -78,9 +78,24 @@ export async function issueOneTimeCode(
   }
 }
 
-export async function appKeyRegistered(pool: Pool, appPublicKey: Uint8Array): Promise<boolean> {
-  const result = await pool.query('SELECT 1 FROM encryption_keys WHERE app_public_key = $1', [appPublicKey]);
-  return result.rowCount! > 0;
+/**
+ * Whether an app key is registered already, and if so whether this claim repeats the one
+ * that registered it (same code, by its keyed hash, claimed after `replayAfter`): then the
+ * server key it got, to answer the same again.
+ */
+export async function registeredAppKey(
+  pool: Pool,
+  appPublicKey: Uint8Array,
+  codeHash: Buffer,
+  replayAfter: Date,
+): Promise<{ replayOf: Buffer | undefined } | undefined> {
+  const result = await pool.query<{ server_public_key: Buffer; replay: boolean }>(
+    `SELECT server_public_key, coalesce(claimed_code_hash = $2 AND claimed_at > $3, false) AS replay
+     FROM encryption_keys WHERE app_public_key = $1`,
+    [appPublicKey, codeHash, replayAfter],
+  );
+  const row = result.rows[0];
+  return row && { replayOf: row.replay ? row.server_public_key : undefined };
 }
 
 export type ClaimResult = { ok: true; serverPublicKey: Buffer; originator: string } | { ok: false; reason: 'no-such-code' | 'app-key-registered' };
@@ -94,7 +109,7 @@ export type ClaimResult = { ok: true; serverPublicKey: Buffer; originator: strin
 export async function claimOneTimeCode(
   pool: Pool,
   rules: SubmissionRules,
-  claim: { code: string; appPublicKey: Uint8Array; clientId: string; nowMs: number },
+  claim: { code: string; appPublicKey: Uint8Array; clientId: string; nowMs: number; codeHash: Buffer | undefined },
 ): Promise<ClaimResult> {
   try {
     return await inTransaction(pool, async (client) => {
@@ -106,11 +121,11 @@ export async function claimOneTimeCode(
       );
       const row = found.rows[0];
       if (!row) return { ok: false, reason: 'no-such-code' } as const;
-      await client.query('UPDATE encryption_keys SET one_time_code = NULL, app_public_key = $1, created = $2 WHERE server_public_key = $3', [
-        claim.appPublicKey,
-        new Date(startOfUtcDay(row.created.getTime())),
-        row.server_public_key,
-      ]);
+      await client.query(
+        `UPDATE encryption_keys SET one_time_code = NULL, app_public_key = $1, created = $2, claimed_code_hash = $4, claimed_at = $5
+         WHERE server_public_key = $3`,
+        [claim.appPublicKey, new Date(startOfUtcDay(row.created.getTime())), row.server_public_key, claim.codeHash ?? null, new Date(claim.nowMs)],
+      );
       const originator = row.originator ?? '';
       await recordEvent(client, originator, 'OTKClaimed', claim.nowMs);
       await recordOneTimeCodeLife(client, originator, hoursLived(row.created.getTime(), claim.nowMs), claim.nowMs);

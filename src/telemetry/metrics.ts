@@ -16,7 +16,8 @@ export interface StoredCounts {
   keys: number;
 }
 
-export type PurgeKind = 'diagnosis_keys' | 'unclaimed_codes' | 'expired_keypairs' | 'exhausted_keypairs' | 'claim_failure_counters' | 'statistics';
+export type PurgeKind =
+  'diagnosis_keys' | 'unclaimed_codes' | 'expired_keypairs' | 'exhausted_keypairs' | 'claim_failure_counters' | 'statistics' | 'claim_replays';
 
 export class Metrics {
   /** Every metric name registered, as Prometheus shows it (dashboards are checked against it). */
@@ -27,6 +28,7 @@ export class Metrics {
   private readonly codesGenerated;
   private readonly codesRegenerated;
   private readonly codesClaimed;
+  private readonly claimsReplayed;
   private readonly claimFailures;
   private readonly claimBans;
   private readonly claimsRefusedBanned;
@@ -56,6 +58,7 @@ export class Metrics {
     this.codesGenerated = counter('diagnosis_one_time_codes_generated_total', 'One-time codes issued to health portals');
     this.codesRegenerated = counter('diagnosis_one_time_codes_regenerated_total', 'Unclaimed codes replaced through their hash id');
     this.codesClaimed = counter('diagnosis_one_time_codes_claimed_total', 'One-time codes redeemed by the app');
+    this.claimsReplayed = counter('diagnosis_claims_replayed_total', 'Claims repeated by the app whose answer was lost, answered again');
     this.claimFailures = counter('diagnosis_claim_failures_total', 'Claims with no live code, counted against the client');
     this.claimBans = counter('diagnosis_claim_bans_total', 'Clients banned for too many failed claims');
     this.claimsRefusedBanned = counter('diagnosis_claim_banned_requests_total', 'Claims refused because the client is banned');
@@ -134,6 +137,10 @@ export class Metrics {
   claimFailed(banStarted: boolean): void {
     this.claimFailures.add(1);
     if (banStarted) this.claimBans.add(1);
+  }
+
+  claimReplayed(): void {
+    this.claimsReplayed.add(1);
   }
 
   claimRefusedBanned(): void {

@@ -1,6 +1,6 @@
 // The built command, as operators and `npm start` run it: a real process, real signals.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -138,10 +138,12 @@ describe('diagnosis-server', () => {
         'schema_migrations',
         'tek_upload_count',
       ]);
-      expect((await db.query('SELECT version FROM schema_migrations ORDER BY version')).rows).toEqual([
-        { version: '0001_initial' },
-        { version: '0002_diagnosis_key_versions' },
-      ]);
+      // Every file in migrations/, once each, in name order.
+      const files = (await readdir('migrations')).filter((f) => f.endsWith('.sql')).sort();
+      expect(files.slice(0, 2)).toEqual(['0001_initial.sql', '0002_diagnosis_key_versions.sql']);
+      expect((await db.query('SELECT version FROM schema_migrations ORDER BY version')).rows).toEqual(
+        files.map((f) => ({ version: f.slice(0, -4) })),
+      );
     } finally {
       await db.end();
     }

@@ -16,6 +16,7 @@ const PROTOCOL = {
   oneTimeCodeExpiryMinutes: 1440,
   claimKeyBanDurationMs: 3_600_000,
   initialRemainingKeys: 43,
+  claimReplayMinutes: 15,
 };
 
 describe('retention cut-offs', () => {

@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClaimError, KeyClaimRequest } from '../../src/protocol/messages.js';
 import { issueCode, Phone, post, type ClaimResult, type HttpResult } from '../helpers/app-client.js';
-import { startSystem, type TestSystem } from '../helpers/servers.js';
+import { pino } from 'pino';
+import { purgeOnce } from '../../src/purge/purge.js';
+import { startSystem, TestClock, type TestSystem } from '../helpers/servers.js';
 
 let system: TestSystem;
 beforeAll(async () => {
@@ -280,4 +282,62 @@ describe('/claim-key under a burst from one client', () => {
       expect(after.status).toBe(429);
     });
   }
+});
+
+describe('/claim-key repeated to recover a lost answer (CLAIM_REPLAY_MINUTES)', () => {
+  it('answers the same code and app key again within 15 minutes, counting nothing', async () => {
+    const client = freshClient();
+    const phone = new Phone();
+    const code = await issueCode(system.submissionUrl);
+    const first = await phone.claim(system.submissionUrl, code, client);
+    expect(first.status).toBe(200);
+    system.clock.advance(14 * 60_000);
+    try {
+      const again = await phone.claim(system.submissionUrl, code, client);
+      expect(again.status).toBe(200);
+      expect(hex(again.bytes)).toBe(hex(first.bytes));
+      // Another app key with that code, or that app key with another code: refused as ever.
+      const other = await new Phone().claim(system.submissionUrl, code, client);
+      expect(other.response.error).toBe(ClaimError.INVALID_ONE_TIME_CODE);
+      expect(other.response.triesRemaining).toBe(49);
+      const wrong = await phone.claim(system.submissionUrl, 'AAAAAAAAAA', client);
+      expect([wrong.status, wrong.response.error]).toEqual([401, ClaimError.INVALID_KEY]);
+      // What recognises the code is a keyed hash, never the code.
+      const stored = await system.db.query('SELECT claimed_code_hash FROM encryption_keys WHERE app_public_key = $1', [
+        Buffer.from(phone.keypair.publicKey),
+      ]);
+      expect(stored.rows[0].claimed_code_hash).toHaveLength(32);
+      expect(stored.rows[0].claimed_code_hash.includes(Buffer.from(code))).toBe(false);
+      system.clock.advance(2 * 60_000);
+      const late = await phone.claim(system.submissionUrl, code, client);
+      expect([late.status, late.response.error]).toEqual([401, ClaimError.INVALID_KEY]);
+    } finally {
+      system.clock.ms = Date.now();
+    }
+  });
+
+  it('is forgotten by the purge once the window is past', async () => {
+    const phone = new Phone();
+    expect((await phone.claim(system.submissionUrl, await issueCode(system.submissionUrl), freshClient())).status).toBe(200);
+    const hashOf = async () =>
+      (await system.db.query('SELECT claimed_code_hash FROM encryption_keys WHERE app_public_key = $1', [Buffer.from(phone.keypair.publicKey)]))
+        .rows[0].claimed_code_hash;
+    expect(await hashOf()).not.toBeNull();
+    await purgeOnce(system.db, system.config.purge!, new TestClock(system.clock.now() + 16 * 60_000), pino({ level: 'silent' }));
+    expect(await hashOf()).toBeNull();
+  });
+
+  it('with 0, behaves as the original: a repeat is refused, and nothing is kept', async () => {
+    const original = await startSystem({ CLAIM_REPLAY_MINUTES: '0' });
+    try {
+      const phone = new Phone();
+      const code = await issueCode(original.submissionUrl);
+      expect((await phone.claim(original.submissionUrl, code, freshClient())).status).toBe(200);
+      const again = await phone.claim(original.submissionUrl, code, freshClient());
+      expect([again.status, hex(again.bytes)]).toEqual([401, '0804' + '1832']);
+      expect((await original.db.query('SELECT claimed_code_hash FROM encryption_keys')).rows).toEqual([{ claimed_code_hash: null }]);
+    } finally {
+      await original.stop();
+    }
+  });
 });
