@@ -61,13 +61,8 @@ export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, k
       // A key that is registered already may be this claim repeated (its answer lost on the
       // way to the phone): the same answer again, counting nothing. Anything else: 401.
       const codeHash = replays ? codeFingerprint(code, keys.claimedCode) : undefined;
-      const registered = await registeredAppKey(
-        ctx.pool,
-        appPublicKey,
-        codeHash ?? Buffer.alloc(32),
-        claimReplaysAfter(ctx.clock.now(), ctx.settings),
-      );
-      if (registered?.replayOf && replays) {
+      const registered = await registeredAppKey(ctx.pool, appPublicKey, codeHash, claimReplaysAfter(ctx.clock.now(), ctx.settings));
+      if (registered?.replayOf) {
         ctx.telemetry.metrics.claimReplayed();
         return answer(200, { serverPublicKey: registered.replayOf, triesRemaining: ban.maxFailures });
       }

@@ -81,18 +81,18 @@ export async function issueOneTimeCode(
 /**
  * Whether an app key is registered already, and if so whether this claim repeats the one
  * that registered it (same code, by its keyed hash, claimed after `replayAfter`): then the
- * server key it got, to answer the same again.
+ * server key it got, to answer the same again. Without a hash (replays off), never a repeat.
  */
 export async function registeredAppKey(
   pool: Pool,
   appPublicKey: Uint8Array,
-  codeHash: Buffer,
+  codeHash: Buffer | undefined,
   replayAfter: Date,
 ): Promise<{ replayOf: Buffer | undefined } | undefined> {
   const result = await pool.query<{ server_public_key: Buffer; replay: boolean }>(
-    `SELECT server_public_key, coalesce(claimed_code_hash = $2 AND claimed_at > $3, false) AS replay
+    `SELECT server_public_key, coalesce(claimed_code_hash = $2::bytea AND claimed_at > $3, false) AS replay
      FROM encryption_keys WHERE app_public_key = $1`,
-    [appPublicKey, codeHash, replayAfter],
+    [appPublicKey, codeHash ?? null, replayAfter],
   );
   const row = result.rows[0];
   return row && { replayOf: row.replay ? row.server_public_key : undefined };
