@@ -130,6 +130,7 @@ const variables = z.object({
   INITIAL_REMAINING_KEYS: smallPositiveInt.default(43),
   ENCRYPTION_KEY_VALIDITY_DAYS: positiveInt.default(15),
   ONE_TIME_CODE_EXPIRY_IN_MINUTES: positiveInt.default(1440),
+  ACCEPT_CHAFF: flag.default(true),
   CLAIM_REPLAY_MINUTES: wholeNumber.pipe(z.number().max(1440, 'must be at most 1440 (a day)')).default(15),
   PURGE_INTERVAL_SECONDS: positiveInt.default(30),
   ALLOW_SHORT_RETENTION: flag.default(false),
@@ -231,6 +232,8 @@ export interface SubmissionSettings {
   encryptionKeyValidityDays: number;
   /** A claim whose answer was lost may be repeated, same code and app key, for this long; 0: never (the original). */
   claimReplayMinutes: number;
+  /** Requests with X-Chaff get a look-alike answer and touch nothing; false: the header is ignored (the original). */
+  acceptChaff: boolean;
   enableTestTools: boolean;
 }
 
@@ -309,6 +312,7 @@ export function submissionSettings(v: Variables): SubmissionSettings {
     oneTimeCodeExpiryMinutes: retention.oneTimeCodeExpiryMinutes,
     encryptionKeyValidityDays: retention.encryptionKeyValidityDays,
     claimReplayMinutes: retention.claimReplayMinutes,
+    acceptChaff: v.ACCEPT_CHAFF,
     enableTestTools: v.ENABLE_TEST_TOOLS,
   };
 }

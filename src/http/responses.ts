@@ -1,5 +1,5 @@
 // The plain-text and protobuf answers of protocol §2.
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export function sendText(reply: FastifyReply, status: number, message: string): FastifyReply {
   return reply
@@ -21,4 +21,15 @@ export const unauthorized = (reply: FastifyReply) => sendText(reply, 401, 'unaut
 /** If-None-Match names this ETag, or any (*): the client's copy is current. */
 export function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
   return !!ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*');
+}
+
+const unmeasured = new WeakSet<FastifyRequest>();
+
+/** Keeps a request out of the request metrics and the request log (chaff). */
+export function leaveUnmeasured(request: FastifyRequest): void {
+  unmeasured.add(request);
+}
+
+export function isUnmeasured(request: FastifyRequest): boolean {
+  return unmeasured.has(request);
 }

@@ -6,7 +6,7 @@ import type { HttpLimits, ServiceSettings } from '../config.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { traceRequests } from '../telemetry/tracing.js';
 import { deferBodies } from './body.js';
-import { notFound, sendText } from './responses.js';
+import { isUnmeasured, notFound, sendText } from './responses.js';
 import { registerServices } from './services.js';
 import { errorFields } from '../logger.js';
 
@@ -76,6 +76,7 @@ export function createHttpServer(service: ServiceSettings, log: Logger, telemetr
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
+    if (isUnmeasured(request)) return done();
     const route = request.routeOptions.url ?? 'not found';
     request.log.info({ route, method: request.method, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
     telemetry.metrics.httpRequest(route, request.method, reply.statusCode, reply.elapsedTime / 1000);

@@ -1,7 +1,9 @@
 // The key-submission server: the routes of protocol §4 on the shared HTTP base.
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { isUnmeasured } from '../http/responses.js';
 import { createHttpServer } from '../http/server.js';
+import { Chaff } from './chaff.js';
 import { registerClaimKey } from './claim-key.js';
 import { registerClearDiagnosisKeys } from './clear-diagnosis-keys.js';
 import type { SubmissionContext } from './context.js';
@@ -22,8 +24,17 @@ function hashKey(ctx: SubmissionContext, purpose: 'claim-key-client/v1' | 'claim
 export function buildSubmissionServer(ctx: SubmissionContext): FastifyInstance {
   const app = createHttpServer(ctx.service, ctx.log, ctx.telemetry, ctx.ready);
   registerNewKeyClaim(app, ctx);
-  registerClaimKey(app, ctx, { clientId: hashKey(ctx, 'claim-key-client/v1'), claimedCode: hashKey(ctx, 'claim-replay/v1') });
-  registerUpload(app, ctx);
+  const chaff = ctx.settings.acceptChaff ? new Chaff(ctx.telemetry.metrics) : undefined;
+  if (chaff) {
+    // Chaff answers are timed like the real requests of their route.
+    app.addHook('onResponse', (request, reply, done) => {
+      const route = request.routeOptions.url;
+      if ((route === '/claim-key' || route === '/upload') && !isUnmeasured(request)) chaff.record(route, reply.elapsedTime);
+      done();
+    });
+  }
+  registerClaimKey(app, ctx, { clientId: hashKey(ctx, 'claim-key-client/v1'), claimedCode: hashKey(ctx, 'claim-replay/v1') }, chaff);
+  registerUpload(app, ctx, chaff);
   if (ctx.settings.enableTestTools) registerClearDiagnosisKeys(app, ctx);
   return app;
 }

@@ -1,6 +1,7 @@
 // /claim-key (protocol §4.2): the app redeems the patient's one-time code for the server's
 // public key. Every answer, errors included, is a KeyClaimResponse: the app decodes the
 // body before it looks at the status.
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { clientIdentifier, codeFingerprint } from '../crypto/secrets.js';
 import { KEY_BYTES } from '../crypto/box.js';
@@ -11,13 +12,19 @@ import { claimStanding, clientAddress, type BanRules } from '../protocol/claim-b
 import { ClaimError, encodeClaimResponse, KeyClaimRequest, tryDecode, type ClaimResponseFields } from '../protocol/messages.js';
 import { couldBeOneTimeCode, normaliseOneTimeCode } from '../protocol/one-time-code.js';
 import { claimReplaysAfter } from '../protocol/retention.js';
+import { isChaff, type Chaff } from './chaff.js';
 import type { SubmissionContext } from './context.js';
 import { chargeClaimAttempt, claimOneTimeCode, readClaimFailures, refundClaimAttempt, registeredAppKey } from './store.js';
 import { errorFields } from '../logger.js';
 
 export const MAX_CLAIM_BODY_BYTES = 256;
 
-export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, keys: { clientId: Uint8Array; claimedCode: Uint8Array }): void {
+export function registerClaimKey(
+  app: FastifyInstance,
+  ctx: SubmissionContext,
+  keys: { clientId: Uint8Array; claimedCode: Uint8Array },
+  chaff: Chaff | undefined,
+): void {
   const replays = ctx.settings.claimReplayMinutes > 0;
   const ban: BanRules = { maxFailures: ctx.settings.maxConsecutiveClaimKeyFailures, banMs: ctx.settings.claimKeyBanDurationMs };
 
@@ -41,6 +48,11 @@ export function registerClaimKey(app: FastifyInstance, ctx: SubmissionContext, k
       await refundClaimAttempt(ctx.pool, clientId);
     };
     try {
+      // Chaff touches nothing: no ban check, no code, no counter; a 200 like a real claim's.
+      if (chaff && isChaff(request)) {
+        const lookalike = encodeClaimResponse({ serverPublicKey: randomBytes(KEY_BYTES), triesRemaining: ban.maxFailures });
+        return await chaff.answer(request, reply, '/claim-key', MAX_CLAIM_BODY_BYTES, lookalike);
+      }
       // 1. The ban is checked before a byte of the body is read.
       const before = claimStanding(await readClaimFailures(ctx.pool, clientId), ctx.clock.now(), ban);
       triesRemaining = before.triesRemaining;

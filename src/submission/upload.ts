@@ -8,19 +8,23 @@ import { ClientGone, readBody } from '../http/body.js';
 import { sendProtobuf } from '../http/responses.js';
 import { EncryptedUploadRequest, encodeUploadResponse, tryDecode, UploadError } from '../protocol/messages.js';
 import { validateUpload } from '../protocol/upload.js';
+import { isChaff, type Chaff } from './chaff.js';
 import type { SubmissionContext } from './context.js';
 import { findValidKeypair, storeDiagnosisKeys } from './store.js';
 import { errorFields } from '../logger.js';
 
 export const MAX_UPLOAD_BODY_BYTES = 1024;
 
-export function registerUpload(app: FastifyInstance, ctx: SubmissionContext): void {
+export function registerUpload(app: FastifyInstance, ctx: SubmissionContext, chaff: Chaff | undefined): void {
+  const lookalike = encodeUploadResponse(UploadError.NONE);
   app.all('/upload', async (request, reply) => {
     const answer = (status: number, error: UploadError) => {
       if (error !== UploadError.NONE) ctx.telemetry.metrics.uploadRejected(UploadError[error]);
       return sendProtobuf(reply, status, encodeUploadResponse(error));
     };
     try {
+      // Chaff touches nothing: no keypair, no keys, no quota; the 08 00 of a real upload.
+      if (chaff && isChaff(request)) return await chaff.answer(request, reply, '/upload', MAX_UPLOAD_BODY_BYTES, lookalike);
       // 1.
       const body = await readBody(request, reply, MAX_UPLOAD_BODY_BYTES);
       const upload = body && tryDecode(EncryptedUploadRequest, body);

@@ -29,6 +29,7 @@ export class Metrics {
   private readonly codesRegenerated;
   private readonly codesClaimed;
   private readonly claimsReplayed;
+  private readonly chaff;
   private readonly claimFailures;
   private readonly claimBans;
   private readonly claimsRefusedBanned;
@@ -58,6 +59,7 @@ export class Metrics {
     this.codesGenerated = counter('diagnosis_one_time_codes_generated_total', 'One-time codes issued to health portals');
     this.codesRegenerated = counter('diagnosis_one_time_codes_regenerated_total', 'Unclaimed codes replaced through their hash id');
     this.codesClaimed = counter('diagnosis_one_time_codes_claimed_total', 'One-time codes redeemed by the app');
+    this.chaff = counter('diagnosis_chaff_requests_total', 'Chaff requests (X-Chaff) answered without database work, by route');
     this.claimsReplayed = counter('diagnosis_claims_replayed_total', 'Claims repeated by the app whose answer was lost, answered again');
     this.claimFailures = counter('diagnosis_claim_failures_total', 'Claims with no live code, counted against the client');
     this.claimBans = counter('diagnosis_claim_bans_total', 'Clients banned for too many failed claims');
@@ -137,6 +139,10 @@ export class Metrics {
   claimFailed(banStarted: boolean): void {
     this.claimFailures.add(1);
     if (banStarted) this.claimBans.add(1);
+  }
+
+  chaffAnswered(route: string): void {
+    this.chaff.add(1, { route });
   }
 
   claimReplayed(): void {
