@@ -115,9 +115,10 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
       stops.push(retries.stop);
       await retries.firstTry;
     }
+    // Retrieval may read from the writer's own pool: each distinct pool is asked once.
     const readiness = new Readiness(
       () => prepared,
-      [pool, readPool].filter((p): p is Pool => p !== undefined),
+      [...new Set([pool, readPool])].filter((p): p is Pool => p !== undefined),
     );
     const ready = () => readiness.ready();
 

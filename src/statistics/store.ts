@@ -2,6 +2,7 @@
 // Each write is an upsert that adds, and runs inside the caller's transaction so a
 // statistic is recorded exactly when the thing it counts is committed.
 import type { Client, Pool } from '../db/pool.js';
+import type { StoredCounts } from '../telemetry/metrics.js';
 import { utcDate } from '../protocol/time.js';
 
 export type ServerEvent = 'OTKGenerated' | 'OTKRegenerated' | 'OTKClaimed' | 'OTKUnclaimed' | 'OTKExpired' | 'OTKExpiredNoUploads' | 'OTKExhausted';
@@ -40,8 +41,8 @@ export async function recordOneTimeCodeLife(client: Client, originator: string, 
 }
 
 /** Codes not yet claimed, keypairs claimed, and keys stored: the gauges operators watch. */
-export async function storedCounts(db: Pool): Promise<{ unclaimed: number; claimed: number; keys: number }> {
-  const result = await db.query<{ unclaimed: number; claimed: number; keys: number }>(
+export async function storedCounts(db: Pool): Promise<StoredCounts> {
+  const result = await db.query<StoredCounts>(
     `SELECT (SELECT count(*) FROM encryption_keys WHERE app_public_key IS NULL)::int AS unclaimed,
             (SELECT count(*) FROM encryption_keys WHERE app_public_key IS NOT NULL)::int AS claimed,
             (SELECT count(*) FROM diagnosis_keys)::int AS keys`,

@@ -161,7 +161,7 @@ export type StoreKeysResult = { stored: true; newKeys: number } | { stored: fals
  * concurrent uploads on one keypair take turns and can never together pass the quota.
  * Keys already known (key_data is globally unique) are skipped and cost no quota. Keys go
  * in in key_data order, so two uploads sharing keys wait on each other's in one order and
- * cannot deadlock (in the order sent, 2–5 of 120 such uploads did); should a deadlock or
+ * cannot deadlock (in the order sent, 3–5 of 120 such uploads did); should a deadlock or
  * serialisation failure come all the same, the whole transaction is tried once more.
  */
 export async function storeDiagnosisKeys(
@@ -233,7 +233,11 @@ export async function readClaimFailures(pool: Pool, clientId: string): Promise<F
   return toCounter(result.rows[0]);
 }
 
-export type ClaimCharge = { charged: true; counter: FailureCounter } | { charged: false; counter: FailureCounter };
+/** Whether the attempt was charged, and the client's counter after it (or as it stands, when refused). */
+export interface ClaimCharge {
+  charged: boolean;
+  counter: FailureCounter;
+}
 
 /**
  * Charges one claim attempt to the client before any code is looked at, in one statement:
