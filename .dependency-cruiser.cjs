@@ -1,11 +1,11 @@
 // The arrows of ARCHITECTURE.md, checked by `npm run check`. Layers, top to bottom:
 //   entry      cli.ts, healthcheck.ts, start.ts, dev-secrets.ts, tools/
-//   roles      submission/, retrieval/, purge/, simulator/
+//   roles      submission/, retrieval/, purge/, release/, simulator/
 //   services   http/, exports/, events/, telemetry/, clients/
 //   foundation protocol/, crypto/, db/, network/, config.ts, roles.ts (the role table), logger.ts (and generated/)
 // An import may point down or stay in its own folder; never up, never across roles.
 const ENTRY = '^src/(cli|healthcheck|start|dev-secrets)\\.ts$|^src/tools/';
-const ROLES = '^src/(submission|retrieval|purge|simulator)/';
+const ROLES = '^src/(submission|retrieval|purge|release|simulator)/';
 const SERVICES = '^src/(http|exports|events|telemetry|clients)/';
 
 /** `from` may not import `to`. */
@@ -30,8 +30,8 @@ module.exports = {
     forbid(
       'roles-apart',
       'Nothing reaches across roles: what two share moves down a layer.',
-      { path: '^src/(submission|retrieval|purge|simulator)/' },
-      { path: '^src/(submission|retrieval|purge|simulator)/', pathNot: '^src/$1/' },
+      { path: '^src/(submission|retrieval|purge|release|simulator)/' },
+      { path: '^src/(submission|retrieval|purge|release|simulator)/', pathNot: '^src/$1/' },
     ),
     forbid(
       'protocol-imports-no-layer',

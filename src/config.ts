@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { DEFAULT_TRUSTED_PROXIES, isCidr } from './network/trusted-proxies.js';
 import { roleSpec, type Role } from './roles.js';
 import { checkRetention, type RetentionRules } from './protocol/retention.js';
+import type { UploadRules } from './protocol/upload.js';
+import type { KeyRelease, ReleaseRules } from './protocol/release.js';
 
 /** Thrown for a missing or malformed variable; its message names the variable. */
 export class ConfigError extends Error {}
@@ -131,8 +133,15 @@ const variables = z.object({
   ENCRYPTION_KEY_VALIDITY_DAYS: positiveInt.default(15),
   ONE_TIME_CODE_EXPIRY_IN_MINUTES: positiveInt.default(1440),
   ACCEPT_CHAFF: flag.default(true),
+  MAX_KEYS_PER_START_INTERVAL: wholeNumber.pipe(z.number().max(32767)).default(3),
+  REFUSE_FUTURE_KEYS: flag.default(true),
+  DROP_UNSERVABLE_KEYS: flag.default(true),
   CLAIM_REPLAY_MINUTES: wholeNumber.pipe(z.number().max(1440, 'must be at most 1440 (a day)')).default(15),
   PURGE_INTERVAL_SECONDS: positiveInt.default(30),
+  KEY_RELEASE: z.enum(['batched', 'immediate']).default('batched'),
+  KEY_EMBARGO_MINUTES: wholeNumber.pipe(z.number().max(1440, 'must be at most 1440 (a day)')).default(120),
+  EXPORT_MIN_KEYS_PER_BATCH: wholeNumber.pipe(z.number().max(100_000, 'must be at most 100000')).default(1000),
+  EXPORT_PADDING_JITTER: wholeNumber.pipe(z.number().max(100_000, 'must be at most 100000')).default(100),
   ALLOW_SHORT_RETENTION: flag.default(false),
   ENABLE_ENTIRE_PERIOD_BUNDLE: flag.default(true),
   DISABLE_CURRENT_DATE_CHECK: flag.default(true),
@@ -215,7 +224,7 @@ export interface ServiceSettings {
   featureFlags: { enableEntirePeriodBundle: boolean; disableCurrentDateCheck: boolean };
 }
 
-export interface SubmissionSettings {
+export interface SubmissionSettings extends UploadRules {
   /** Never empty. */
   claimTokens: ClaimToken[];
   /** The region of keypairs, and so of their keys. */
@@ -238,6 +247,8 @@ export interface SubmissionSettings {
 }
 
 export interface RetrievalSettings {
+  /** batched: files hold sealed batches only; immediate: every key as soon as it is stored (the original). */
+  keyRelease: KeyRelease;
   retrieveHmacKey: Buffer;
   /** Hex of a SEC1 DER P-256 private key, or the path of a PEM file. */
   ecdsaKey: string;
@@ -259,6 +270,11 @@ export interface PurgeSettings extends RetentionRules {
   intervalMs: number;
 }
 
+/** What the process that purges also does with KEY_RELEASE=batched: seal each hour's batch. */
+export interface ReleaseSettings extends ReleaseRules {
+  policy: KeyRelease;
+}
+
 /** A role's configuration: the shared slices, and the slice of each part the role runs. */
 export interface Config {
   logLevel: string;
@@ -268,6 +284,8 @@ export interface Config {
   submission?: SubmissionSettings;
   retrieval?: RetrievalSettings;
   purge?: PurgeSettings;
+  /** With the purge: the sealer runs where the purge does. */
+  release?: ReleaseSettings;
   /** Retention settings below the protocol's, allowed by ALLOW_SHORT_RETENTION; logged at start. */
   shortRetention: string[];
 }
@@ -313,6 +331,9 @@ export function submissionSettings(v: Variables): SubmissionSettings {
     encryptionKeyValidityDays: retention.encryptionKeyValidityDays,
     claimReplayMinutes: retention.claimReplayMinutes,
     acceptChaff: v.ACCEPT_CHAFF,
+    maxKeysPerStartInterval: v.MAX_KEYS_PER_START_INTERVAL,
+    refuseFutureKeys: v.REFUSE_FUTURE_KEYS,
+    dropUnservableKeys: v.DROP_UNSERVABLE_KEYS,
     enableTestTools: v.ENABLE_TEST_TOOLS,
   };
 }
@@ -321,6 +342,7 @@ export function retrievalSettings(v: Variables): RetrievalSettings {
   if (!v.RETRIEVE_HMAC_KEY) throw new ConfigError('RETRIEVE_HMAC_KEY: required (hex, at least 64 characters)');
   if (!v.ECDSA_KEY) throw new ConfigError('ECDSA_KEY: required (hex SEC1 DER P-256 private key, or a PEM file path)');
   return {
+    keyRelease: v.KEY_RELEASE,
     retrieveHmacKey: v.RETRIEVE_HMAC_KEY,
     ecdsaKey: v.ECDSA_KEY,
     exportRegion: v.EXPORT_REGION,
@@ -338,6 +360,15 @@ export function retrievalSettings(v: Variables): RetrievalSettings {
 
 export function purgeSettings(v: Variables): PurgeSettings {
   return { ...retentionRules(v), intervalMs: v.PURGE_INTERVAL_SECONDS * 1000 };
+}
+
+export function releaseSettings(v: Variables): ReleaseSettings {
+  return {
+    policy: v.KEY_RELEASE,
+    embargoMinutes: v.KEY_EMBARGO_MINUTES,
+    minKeysPerBatch: v.EXPORT_MIN_KEYS_PER_BATCH,
+    paddingJitter: v.EXPORT_PADDING_JITTER,
+  };
 }
 
 /**
@@ -371,7 +402,7 @@ export function loadConfig(env: Environment, role: Role): Config {
     service: serviceSettings(v),
     ...(spec.servers.includes('key-submission') ? { submission: submissionSettings(v) } : {}),
     ...(spec.servers.includes('key-retrieval') ? { retrieval: retrievalSettings(v) } : {}),
-    ...(spec.purge !== 'never' ? { purge: purgeSettings(v) } : {}),
+    ...(spec.purge !== 'never' ? { purge: purgeSettings(v), release: releaseSettings(v) } : {}),
     shortRetention,
   };
 }

@@ -8,15 +8,19 @@ import { migrate } from './db/migrate.js';
 import { closePool, databaseAnswers, ensureDatabase, openPool, type Pool, type PoolTimeouts } from './db/pool.js';
 import { storedCounts } from './statistics/store.js';
 import { systemClock, type Clock } from './protocol/time.js';
-import { purgeOnce, startPurgeLoop } from './purge/purge.js';
+import { purgeOnce } from './purge/purge.js';
+import { sealDueBatch } from './release/seal.js';
 import { roleSpec, serverPort, type Role, type Server } from './roles.js';
 import { startTelemetry } from './telemetry/telemetry.js';
+import type { Metrics } from './telemetry/metrics.js';
 import { traceQueries } from './telemetry/tracing.js';
 import { errorFields } from './logger.js';
 
 export interface Running {
   /** Base URL per server, e.g. { 'key-submission': 'http://127.0.0.1:8000' }. */
   urls: Partial<Record<Server | 'metrics', string>>;
+  /** Runs the writer's chores (purge, sealing) now, at the role's clock: for simulations that move it. */
+  runChores?: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -93,13 +97,17 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     // The database made ready: created if missing, migrated, and purged once (protocol §9:
     // before submission listens), then the purge on its interval.
     let prepared = false;
+    const chores = config.purge && maintenancePool ? writerChores(config, maintenancePool, clock, log, telemetry.metrics) : [];
+    const runChores = async () => {
+      for (const chore of chores) await chore.run();
+    };
     const prepare = async () => {
       for (const url of urlsToPrepare) await ensureDatabase(url, log, config.database.timeouts);
       if (spec.migrates && maintenancePool) await migrate(maintenancePool, log);
-      if (config.purge && maintenancePool) {
-        await purgeOnce(maintenancePool, config.purge, clock, log, telemetry.metrics);
+      if (config.purge) {
+        await runChores();
         if (spec.purge === 'loop') {
-          const loop = startPurgeLoop(maintenancePool, config.purge, clock, log, telemetry.metrics);
+          const loop = startChoreLoop(chores, config.purge.intervalMs, log);
           stops.push(() => loop.stop());
         }
       }
@@ -148,11 +156,60 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
       stops.push(() => app.close());
       urls['key-retrieval'] = await listen(app, host, portOf('key-retrieval'));
     }
-    return { urls, stop: stopAll };
+    return { urls, stop: stopAll, ...(chores.length > 0 ? { runChores } : {}) };
   } catch (err) {
     await stopAll();
     throw err;
   }
+}
+
+interface Chore {
+  name: string;
+  run: () => Promise<unknown>;
+}
+
+/**
+ * What the process that purges does on every pass: the retention purge (protocol §9) and,
+ * with batched release, sealing the hour that has passed. Either may run in any number
+ * of processes at once: each takes its own advisory lock.
+ */
+function writerChores(config: Config, pool: Pool, clock: Clock, log: Logger, metrics: Metrics): Chore[] {
+  const chores: Chore[] = [{ name: 'purge', run: () => purgeOnce(pool, config.purge!, clock, log, metrics) }];
+  const release = config.release;
+  if (release?.policy === 'batched') chores.push({ name: 'seal', run: () => sealDueBatch(pool, release, clock, log, metrics) });
+  return chores;
+}
+
+/**
+ * Runs the chores every `intervalMs` until stopped, counted from the end of the previous
+ * pass, so a pass slower than the interval delays the next one rather than queueing passes
+ * behind it. A failed chore is logged and the next one run; `stop` waits for a pass in progress.
+ */
+function startChoreLoop(chores: Chore[], intervalMs: number, log: Logger): { stop: () => Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<void> = Promise.resolve();
+  const pass = async () => {
+    for (const chore of chores) {
+      if (stopped) return;
+      await chore.run().catch((err: unknown) => log.error(errorFields(err), `${chore.name} failed`));
+    }
+  };
+  const schedule = () => {
+    timer = setTimeout(() => {
+      current = pass().finally(() => {
+        if (!stopped) schedule();
+      });
+    }, intervalMs);
+  };
+  schedule();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await current;
+    },
+  };
 }
 
 /**

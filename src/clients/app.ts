@@ -46,7 +46,9 @@ export function recentKeys(count: number, nowMs: number, fields: Partial<Key> = 
   return Array.from({ length: count }, (_, i) => ({
     keyData: randomBytes(16),
     transmissionRiskLevel: 1,
-    rollingStartIntervalNumber: today - (i % 14) * INTERVALS_PER_DAY,
+    // One day's key each for 14 days, then again a few intervals earlier: never two keys
+    // with one start interval (MAX_KEYS_PER_START_INTERVAL), never one too old to serve.
+    rollingStartIntervalNumber: today - (i % 14) * INTERVALS_PER_DAY - Math.floor(i / 14),
     rollingPeriod: INTERVALS_PER_DAY,
     ...fields,
   }));

@@ -43,9 +43,14 @@ export interface DayRules {
 }
 
 /** Which keys `/retrieve/.../{day}` serves now, or why it serves none. */
+/** A key must start after this interval to be of use to a phone now (14 days of keys). */
+export function servableStartsAfter(nowMs: number): number {
+  return currentRollingStartIntervalNumber(nowMs) - DAYS_SERVED * INTERVALS_PER_DAY;
+}
+
 export function keyWindow(day: string, nowMs: number, rules: DayRules): WindowDecision {
   const today = dateNumber(nowMs);
-  const minRollingStartIntervalExclusive = currentRollingStartIntervalNumber(nowMs) - DAYS_SERVED * INTERVALS_PER_DAY;
+  const minRollingStartIntervalExclusive = servableStartsAfter(nowMs);
   const days = (first: number, end: number): WindowDecision => ({
     ok: true,
     window: {

@@ -1,6 +1,8 @@
-// Validation of a decrypted upload (protocol §4.3 steps 6–10), in the protocol's order.
+// Validation of a decrypted upload (protocol §4.3 steps 6–10), in the protocol's order,
+// then the rules this server adds (each one setting away from the original).
 import type { DiagnosisKey } from './diagnosis-key.js';
-import { INTERVALS_PER_DAY } from './time.js';
+import { servableStartsAfter } from './retrieve.js';
+import { INTERVALS_PER_DAY, intervalNumber } from './time.js';
 import { int64ToNumber, tryDecode, Upload, UploadError } from './messages.js';
 
 export const MAX_KEYS_PER_UPLOAD = 28;
@@ -9,11 +11,27 @@ export const MAX_TRANSMISSION_RISK_LEVEL = 8;
 /** The span of rolling start interval numbers one upload may cover, in days. */
 export const MAX_UPLOAD_SPAN_DAYS = 15;
 
-export type UploadValidation = { ok: true; keys: DiagnosisKey[] } | { ok: false; error: UploadError };
+/** What an upload must meet beyond the protocol. */
+export interface UploadRules {
+  /** Keys with one rolling start interval a keypair may store, over all its uploads (checked by the store); 0: any number. */
+  maxKeysPerStartInterval: number;
+  /** A key starting after the current interval is refused: no phone can have broadcast it yet. */
+  refuseFutureKeys: boolean;
+  /** A key too old for any phone to match is not stored (and costs no quota); the rest of the upload is. */
+  dropUnservableKeys: boolean;
+}
 
-const fail = (error: UploadError): UploadValidation => ({ ok: false, error });
+/** The original server's: none of the rules. */
+export const ORIGINAL_UPLOAD_RULES: UploadRules = { maxKeysPerStartInterval: 0, refuseFutureKeys: false, dropUnservableKeys: false };
 
-export function validateUpload(plaintext: Uint8Array, nowMs: number): UploadValidation {
+/** Which rule refused an upload: the protocol's own, or one of this server's. */
+export type UploadRule = 'protocol' | 'future_key' | 'start_interval_limit';
+
+export type UploadValidation = { ok: true; keys: DiagnosisKey[]; unservable: number } | { ok: false; error: UploadError; rule: UploadRule };
+
+const fail = (error: UploadError, rule: UploadRule = 'protocol'): UploadValidation => ({ ok: false, error, rule });
+
+export function validateUpload(plaintext: Uint8Array, nowMs: number, rules: UploadRules): UploadValidation {
   const upload = tryDecode(Upload, plaintext);
   if (!upload) return fail(UploadError.INVALID_PAYLOAD);
 
@@ -49,5 +67,9 @@ export function validateUpload(plaintext: Uint8Array, nowMs: number): UploadVali
   if (maxStart + INTERVALS_PER_DAY - minStart > INTERVALS_PER_DAY * MAX_UPLOAD_SPAN_DAYS) {
     return fail(UploadError.INVALID_ROLLING_START_INTERVAL_NUMBER);
   }
-  return { ok: true, keys };
+  if (rules.refuseFutureKeys && maxStart > intervalNumber(nowMs)) return fail(UploadError.INVALID_ROLLING_START_INTERVAL_NUMBER, 'future_key');
+  if (!rules.dropUnservableKeys) return { ok: true, keys, unservable: 0 };
+  const startsAfter = servableStartsAfter(nowMs);
+  const servable = keys.filter((k) => k.rollingStartIntervalNumber > startsAfter);
+  return { ok: true, keys: servable, unservable: keys.length - servable.length };
 }

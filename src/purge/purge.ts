@@ -20,18 +20,20 @@ import {
   deleteExpiredKeypairs,
   deleteOldClaimFailures,
   deleteOldDiagnosisKeys,
+  deleteOldKeyBatches,
   deleteOldKeyVersions,
+  deleteOldPaddingKeys,
   deleteOldStatistics,
   deleteUnclaimedCodes,
   forgetClaimReplays,
 } from './store.js';
-import { errorFields } from '../logger.js';
 
 /** Arbitrary, fixed, and distinct from the migration lock. */
 const PURGE_LOCK = 0x5eed_0bad;
 
 export interface PurgeCounts {
   diagnosisKeys: number;
+  paddingKeys: number;
   unclaimedCodes: number;
   expiredKeypairs: number;
   expiredKeypairsNoUploads: number;
@@ -53,6 +55,7 @@ export async function purgeOnce(
     // Each cut-off is the one the stores use to decide what is still valid.
     const firstHourKept = firstSubmissionHourKept(nowMs, rules);
     const diagnosisKeys = await deleteOldDiagnosisKeys(client, firstHourKept);
+    const paddingKeys = await deleteOldPaddingKeys(client, firstHourKept);
     const unclaimedCodes = await deleteUnclaimedCodes(client, oneTimeCodesCreatedAfter(nowMs, rules), today);
     const expired = await deleteExpiredKeypairs(client, keypairsCreatedAfter(nowMs, rules), rules.initialRemainingKeys, today);
     const exhaustedKeypairs = await deleteExhaustedKeypairs(client, today);
@@ -61,6 +64,7 @@ export async function purgeOnce(
     const claimReplays = await forgetClaimReplays(client, claimReplaysAfter(nowMs, rules));
     const counts: PurgeCounts = {
       diagnosisKeys,
+      paddingKeys,
       unclaimedCodes,
       expiredKeypairs: expired.deleted,
       expiredKeypairsNoUploads: expired.unused,
@@ -68,8 +72,11 @@ export async function purgeOnce(
       claimFailureCounters,
       statistics,
     };
+    const keyBatches = await deleteOldKeyBatches(client, firstHourKept);
     await deleteOldKeyVersions(client, firstHourKept);
     metrics.purged('diagnosis_keys', diagnosisKeys);
+    metrics.purged('padding_keys', paddingKeys);
+    metrics.purged('key_batches', keyBatches);
     metrics.purged('unclaimed_codes', unclaimedCodes);
     metrics.purged('expired_keypairs', expired.deleted);
     metrics.purged('exhausted_keypairs', exhaustedKeypairs);
@@ -79,35 +86,4 @@ export async function purgeOnce(
     if (Object.values(counts).some((n) => n > 0)) log.info({ purged: counts }, 'purge');
     return counts;
   });
-}
-
-/**
- * Purges every `intervalMs` until stopped, counted from the end of the previous pass, so a
- * pass slower than the interval delays the next one rather than queueing passes behind it.
- * A failed pass is logged and the next one tried; `stop` waits for a pass in progress.
- */
-export function startPurgeLoop(pool: Pool, rules: PurgeSettings, clock: Clock, log: Logger, metrics: Metrics): { stop: () => Promise<void> } {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let current: Promise<void> = Promise.resolve();
-  const schedule = () => {
-    timer = setTimeout(() => {
-      current = purgeOnce(pool, rules, clock, log, metrics)
-        .then(
-          () => {},
-          (err: unknown) => log.error(errorFields(err), 'purge failed'),
-        )
-        .finally(() => {
-          if (!stopped) schedule();
-        });
-    }, rules.intervalMs);
-  };
-  schedule();
-  return {
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await current;
-    },
-  };
 }

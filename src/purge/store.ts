@@ -33,6 +33,16 @@ export async function deleteOldDiagnosisKeys(client: Client, firstHourKept: numb
   return (await client.query('DELETE FROM diagnosis_keys WHERE hour_of_submission < $1', [firstHourKept])).rowCount ?? 0;
 }
 
+/** Padding of batches sealed before the first hour kept: the rule of real keys, as its hour is the batch's. */
+export async function deleteOldPaddingKeys(client: Client, firstHourKept: number): Promise<number> {
+  return (await client.query('DELETE FROM padding_keys WHERE released_in < $1', [firstHourKept])).rowCount ?? 0;
+}
+
+/** The records of those batches, after their padding went (in a later transaction). */
+export async function deleteOldKeyBatches(client: Client, firstHourKept: number): Promise<number> {
+  return (await client.query('DELETE FROM key_batches WHERE hour < $1', [firstHourKept])).rowCount ?? 0;
+}
+
 /** Versions of hours no window reaches any more (after their keys went, in a later transaction). */
 export async function deleteOldKeyVersions(client: Client, firstHourKept: number): Promise<number> {
   return (await client.query('DELETE FROM diagnosis_key_versions WHERE hour_of_submission < $1', [firstHourKept])).rowCount ?? 0;

@@ -23,11 +23,11 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
   const versions = new FreshReads<string>();
 
   const cacheKey = (region: string, window: KeyWindow, version: string) =>
-    ExportCache.key([region, window.firstHour, window.endHour, window.minRollingStartIntervalExclusive, version]);
+    ExportCache.key([ctx.settings.keyRelease, region, window.firstHour, window.endHour, window.minRollingStartIntervalExclusive, version]);
 
   /** A cache miss: read the keys and version in one snapshot, build, remember under that version. */
   const build = (region: string, window: KeyWindow): Promise<CachedExport> =>
-    withWindowKeys(ctx.pool, region, window, async ({ version, batches }) => {
+    withWindowKeys(ctx.pool, region, window, ctx.settings.keyRelease, async ({ version, batches }) => {
       const started = performance.now();
       const built = await buildExport(
         { startTimestamp: window.startTimestamp, endTimestamp: window.endTimestamp, region: ctx.settings.exportRegion },

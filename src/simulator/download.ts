@@ -6,6 +6,7 @@ import { inParallel } from '../clients/in-parallel.js';
 import { retrievePath, verifiedKeyFiles } from '../clients/phone-download.js';
 import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
 import { DAYS_SERVED } from '../protocol/retrieve.js';
+import { dateNumber } from '../protocol/time.js';
 import type { Phone } from './population.js';
 import type { Servers } from './servers.js';
 
@@ -25,7 +26,10 @@ export function daysDownloaded(today: number): string[] {
   return ['00000', ...Array.from({ length: DAYS_SERVED + 1 }, (_, i) => String(today - DAYS_SERVED + i))];
 }
 
-export async function downloadAll(phones: Phone[], servers: Servers, today: number, onPhone: () => void): Promise<Downloads> {
+/** Every phone's downloads, at `atMs` on the servers' clock (which runs on while they download). */
+export async function downloadAll(phones: Phone[], servers: Servers, atMs: number, onPhone: () => void): Promise<Downloads> {
+  const startedAt = Date.now();
+  const today = dateNumber(atMs);
   const region = servers.region ?? '302';
   const read = verifiedKeyFiles(servers.publicKey);
   const downloads: Downloads = { fileSetOf: new Map(), keysOf: new Map(), bytes: 0, problems: [] };
@@ -33,7 +37,7 @@ export async function downloadAll(phones: Phone[], servers: Servers, today: numb
     const hashes: string[] = [];
     const keys: DiagnosisKey[] = [];
     for (const day of daysDownloaded(today)) {
-      const path = retrievePath(servers.hmacKey, region, day, Date.now());
+      const path = retrievePath(servers.hmacKey, region, day, atMs + (Date.now() - startedAt));
       const response = await request(servers.retrievalUrl + path);
       if (response.status !== 200) {
         downloads.problems.push(`phone ${phone.id}: /retrieve/${region}/${day} answered ${response.status}`);

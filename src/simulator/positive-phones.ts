@@ -4,7 +4,7 @@ import { Phone as AppClient, sendUpload } from '../clients/app.js';
 import { inParallel } from '../clients/in-parallel.js';
 import { issueCode } from '../clients/portal.js';
 import { UploadError } from '../protocol/messages.js';
-import { DAY_MS } from '../protocol/retention.js';
+import { DAY_MS, HOUR_MS } from '../protocol/retention.js';
 import type { Phone, TemporaryExposureKey } from './population.js';
 import type { Servers } from './servers.js';
 
@@ -55,7 +55,9 @@ export class PositivePhone {
 /**
  * The day loop: on its test day a phone claims and uploads the last 14 days' keys, then
  * one key a day while the quota lasts. In-process servers see each upload on its own
- * simulated day (their clock moves); remote servers see every day's upload now.
+ * simulated day (their clock moves), and two hours later their writer runs, as it would
+ * have every 30 s: with batched release, that seals the batch holding the day's uploads
+ * that are no longer broadcast. Remote servers see every day's upload now.
  */
 export async function uploadDayByDay(
   positives: PositivePhone[],
@@ -77,6 +79,10 @@ export async function uploadDayByDay(
         await p.upload(servers, [p.phone.keys[d]!], dayMs);
       }
     });
+    if (servers.setTime && servers.runChores) {
+      servers.setTime(dayMs + 2 * HOUR_MS);
+      await servers.runChores();
+    }
     onDay(d);
   }
   servers.setTime?.(nowMs);

@@ -12,4 +12,8 @@ export interface Servers {
   region?: string;
   /** Moves the servers' clock, when they run in this process; undefined for remote servers. */
   setTime?: (ms: number) => void;
+  /** Runs the writer's chores (purge, and sealing with batched release) at the servers' clock; in-process servers only. */
+  runChores?: () => Promise<void>;
+  /** KEY_EMBARGO_MINUTES of in-process servers with batched release: how long after its end a key waits. */
+  embargoMinutes?: number;
 }

@@ -2,6 +2,7 @@
 // some test positive and upload their keys as the app does (positive-phones), every phone
 // downloads and checks the signed key files (download) and matches what it heard
 // (matching). The result is held against who really met whom.
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../protocol/retention.js';
 import { dateNumber } from '../protocol/time.js';
 import { downloadAll } from './download.js';
 import { shouldNotify, type ExposureConfiguration } from './exposure-risk.js';
@@ -39,15 +40,29 @@ export interface SimulationSummary {
 
 export type Progress = (stage: string, done: number, total: number) => void;
 
+/**
+ * When phones download. From in-process servers: once the last day's keys may be public,
+ * that is past the next midnight (when they stop being broadcast) plus the embargo, once
+ * that hour has passed and its batch been sealed; the servers' clock moves there. From
+ * remote servers: now (with batched release there, keys still under embargo are missing).
+ */
+async function downloadTime(servers: Servers, lastDayMs: number): Promise<number> {
+  if (!servers.setTime) return Date.now();
+  const embargoHours = Math.ceil((servers.embargoMinutes ?? 0) / 60);
+  const at = (dateNumber(lastDayMs) + 1) * DAY_MS + (embargoHours + 1) * HOUR_MS + 5 * MINUTE_MS;
+  servers.setTime(at);
+  await servers.runChores?.();
+  return at;
+}
+
 export async function simulate(settings: SimulationSettings, servers: Servers, progress: Progress = () => {}): Promise<SimulationSummary> {
   const started = performance.now();
   const now = Date.now();
-  const today = dateNumber(now);
   const random = new Random(settings.seed);
 
   progress('meeting', 0, 1);
   const { phones, meetings } = simulateContacts(
-    { phones: settings.phones, days: settings.days, contactsPerDay: settings.contactsPerDay, lastDay: today },
+    { phones: settings.phones, days: settings.days, contactsPerDay: settings.contactsPerDay, lastDay: dateNumber(now) },
     random,
   );
   progress('meeting', 1, 1);
@@ -58,10 +73,12 @@ export async function simulate(settings: SimulationSettings, servers: Servers, p
   while (chosen.size < positiveCount) chosen.add(random.int(0, phones.length - 1));
   const positives = [...chosen].map((id) => new PositivePhone(phones[id]!, random.int(Math.floor(settings.days / 2), settings.days - 1)));
   await uploadDayByDay(positives, settings.days, servers, now, (d) => progress('uploading', d + 1, settings.days));
+  const downloadAt = await downloadTime(servers, now);
+  const today = dateNumber(downloadAt);
 
   const configuration = (await (await fetch(`${servers.retrievalUrl}/exposure-configuration/CA.json`)).json()) as ExposureConfiguration;
   let downloaded = 0;
-  const downloads = await downloadAll(phones, servers, today, () => progress('downloading', ++downloaded, phones.length));
+  const downloads = await downloadAll(phones, servers, downloadAt, () => progress('downloading', ++downloaded, phones.length));
 
   // Every phone that downloaded the same files derives the same identifiers: once per set.
   const tables = new Map([...downloads.keysOf].map(([fileSet, keys]) => [fileSet, identifierTable(keys)]));

@@ -45,7 +45,8 @@ export async function storedCounts(db: Pool): Promise<StoredCounts> {
   const result = await db.query<StoredCounts>(
     `SELECT (SELECT count(*) FROM encryption_keys WHERE app_public_key IS NULL)::int AS unclaimed,
             (SELECT count(*) FROM encryption_keys WHERE app_public_key IS NOT NULL)::int AS claimed,
-            (SELECT count(*) FROM diagnosis_keys)::int AS keys`,
+            (SELECT count(*) FROM diagnosis_keys)::int AS keys,
+            (SELECT max(hour) FROM key_batches) AS "newestBatchHour"`,
   );
   return result.rows[0]!;
 }

@@ -7,6 +7,7 @@ import type { FailureCounter } from '../protocol/claim-ban.js';
 import { claimFailuresLapsedAtOrBefore, hoursLived, keypairsCreatedAfter, oneTimeCodesCreatedAfter } from '../protocol/retention.js';
 import { startOfUtcDay, hourNumber } from '../protocol/time.js';
 import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
+import type { UploadRules } from '../protocol/upload.js';
 
 export interface SubmissionRules {
   region: string;
@@ -154,7 +155,8 @@ export async function findValidKeypair(pool: Pool, rules: SubmissionRules, serve
   return row && { serverPrivateKey: row.server_private_key, appPublicKey: row.app_public_key };
 }
 
-export type StoreKeysResult = { stored: true; newKeys: number } | { stored: false; reason: 'keypair-gone' | 'keypair-exhausted' | 'over-quota' };
+export type StoreKeysResult =
+  { stored: true; newKeys: number } | { stored: false; reason: 'keypair-gone' | 'keypair-exhausted' | 'over-quota' | 'over-interval-limit' };
 
 /**
  * Stores an upload's keys against its keypair's quota. The keypair row is locked first, so
@@ -163,10 +165,12 @@ export type StoreKeysResult = { stored: true; newKeys: number } | { stored: fals
  * in in key_data order, so two uploads sharing keys wait on each other's in one order and
  * cannot deadlock (in the order sent, 3–5 of 120 such uploads did); should a deadlock or
  * serialisation failure come all the same, the whole transaction is tried once more.
+ * With `maxKeysPerStartInterval`, the same statement counts the new keys per interval
+ * against what the keypair stored before, and an upload that would pass it stores nothing.
  */
 export async function storeDiagnosisKeys(
   pool: Pool,
-  rules: SubmissionRules,
+  rules: SubmissionRules & Pick<UploadRules, 'maxKeysPerStartInterval'>,
   serverPublicKey: Uint8Array,
   keys: DiagnosisKey[],
   nowMs: number,
@@ -179,9 +183,24 @@ export async function storeDiagnosisKeys(
   }
 }
 
+const INSERT_KEYS = `INSERT INTO diagnosis_keys (key_data, rolling_start_interval_number, rolling_period, transmission_risk_level, hour_of_submission, region, originator)
+  SELECT k, s, p, r, $5, $6, $7 FROM unnest($1::bytea[], $2::int[], $3::int[], $4::smallint[]) AS t(k, s, p, r)
+  ORDER BY k
+  ON CONFLICT (key_data) DO NOTHING`;
+
+const INSERT_KEYS_COUNTING_INTERVALS = `
+  WITH inserted AS (${INSERT_KEYS} RETURNING rolling_start_interval_number AS s),
+  per_interval AS (
+    INSERT INTO keypair_start_intervals AS c (server_public_key, rolling_start_interval_number, keys)
+    SELECT $8, s, count(*) FROM inserted GROUP BY s ORDER BY s
+    ON CONFLICT (server_public_key, rolling_start_interval_number) DO UPDATE SET keys = c.keys + excluded.keys
+    RETURNING keys
+  )
+  SELECT (SELECT count(*) FROM inserted)::int AS new_keys, (SELECT coalesce(max(keys), 0) FROM per_interval)::int AS most_per_interval`;
+
 async function storeDiagnosisKeysOnce(
   pool: Pool,
-  rules: SubmissionRules,
+  rules: SubmissionRules & Pick<UploadRules, 'maxKeysPerStartInterval'>,
   serverPublicKey: Uint8Array,
   keys: DiagnosisKey[],
   nowMs: number,
@@ -194,32 +213,47 @@ async function storeDiagnosisKeysOnce(
     const keypair = locked.rows[0];
     if (!keypair) return { stored: false, reason: 'keypair-gone' };
     if (keypair.remaining_keys === 0) return { stored: false, reason: 'keypair-exhausted' };
-    const inserted = await client.query(
-      `INSERT INTO diagnosis_keys (key_data, rolling_start_interval_number, rolling_period, transmission_risk_level, hour_of_submission, region, originator)
-       SELECT k, s, p, r, $5, $6, $7 FROM unnest($1::bytea[], $2::int[], $3::int[], $4::smallint[]) AS t(k, s, p, r)
-       ORDER BY k
-       ON CONFLICT (key_data) DO NOTHING`,
-      [
-        keys.map((k) => k.keyData),
-        keys.map((k) => k.rollingStartIntervalNumber),
-        keys.map((k) => k.rollingPeriod),
-        keys.map((k) => k.transmissionRiskLevel),
-        hourNumber(nowMs),
-        keypair.region,
-        keypair.originator,
-      ],
-    );
-    const newKeys = inserted.rowCount ?? 0;
+    const params = [
+      keys.map((k) => k.keyData),
+      keys.map((k) => k.rollingStartIntervalNumber),
+      keys.map((k) => k.rollingPeriod),
+      keys.map((k) => k.transmissionRiskLevel),
+      hourNumber(nowMs),
+      keypair.region,
+      keypair.originator,
+    ];
+    let newKeys: number;
+    let mostPerInterval = 0;
+    if (rules.maxKeysPerStartInterval > 0) {
+      const counted = await client.query<{ new_keys: number; most_per_interval: number }>(INSERT_KEYS_COUNTING_INTERVALS, [
+        ...params,
+        serverPublicKey,
+      ]);
+      ({ new_keys: newKeys, most_per_interval: mostPerInterval } = counted.rows[0]!);
+    } else {
+      newKeys = (await client.query(INSERT_KEYS, params)).rowCount ?? 0;
+    }
+    // The protocol's quota first, then this server's own limit.
     if (newKeys > keypair.remaining_keys) throw new Rollback<StoreKeysResult>({ stored: false, reason: 'over-quota' });
+    if (rules.maxKeysPerStartInterval > 0 && mostPerInterval > rules.maxKeysPerStartInterval) {
+      throw new Rollback<StoreKeysResult>({ stored: false, reason: 'over-interval-limit' });
+    }
     await client.query('UPDATE encryption_keys SET remaining_keys = remaining_keys - $1 WHERE server_public_key = $2', [newKeys, serverPublicKey]);
     await recordUpload(client, keypair.originator ?? '', keypair.remaining_keys === rules.initialRemainingKeys, nowMs);
     return { stored: true, newKeys };
   });
 }
 
-/** The test tool of protocol §4.5: every published key goes (retrieval sees it at once). */
+/**
+ * The test tool of protocol §4.5: every published key goes (retrieval sees it at once),
+ * with the padding and the record of every sealed batch, so that release starts afresh.
+ */
 export async function deleteAllDiagnosisKeys(pool: Pool): Promise<void> {
-  await pool.query('DELETE FROM diagnosis_keys');
+  await inTransaction(pool, async (client) => {
+    await client.query('DELETE FROM diagnosis_keys');
+    await client.query('DELETE FROM padding_keys');
+    await client.query('DELETE FROM key_batches');
+  });
 }
 
 // failed_key_claim_attempts: one counter per client, keyed by a hash of its address.

@@ -7,7 +7,7 @@ import { secretsEqual } from '../crypto/secrets.js';
 import { ClientGone, readBody } from '../http/body.js';
 import { sendProtobuf } from '../http/responses.js';
 import { EncryptedUploadRequest, encodeUploadResponse, tryDecode, UploadError } from '../protocol/messages.js';
-import { validateUpload } from '../protocol/upload.js';
+import { validateUpload, type UploadRule } from '../protocol/upload.js';
 import { isChaff, type Chaff } from './chaff.js';
 import type { SubmissionContext } from './context.js';
 import { findValidKeypair, storeDiagnosisKeys } from './store.js';
@@ -18,8 +18,8 @@ export const MAX_UPLOAD_BODY_BYTES = 1024;
 export function registerUpload(app: FastifyInstance, ctx: SubmissionContext, chaff: Chaff | undefined): void {
   const lookalike = encodeUploadResponse(UploadError.NONE);
   app.all('/upload', async (request, reply) => {
-    const answer = (status: number, error: UploadError) => {
-      if (error !== UploadError.NONE) ctx.telemetry.metrics.uploadRejected(UploadError[error]);
+    const answer = (status: number, error: UploadError, rule: UploadRule = 'protocol') => {
+      if (error !== UploadError.NONE) ctx.telemetry.metrics.uploadRejected(UploadError[error], rule);
       return sendProtobuf(reply, status, encodeUploadResponse(error));
     };
     try {
@@ -42,18 +42,21 @@ export function registerUpload(app: FastifyInstance, ctx: SubmissionContext, cha
       const plaintext = openBox(payload, nonce, appPublicKey, keypair.serverPrivateKey, serverPublicKey);
       if (!plaintext) return answer(400, UploadError.DECRYPTION_FAILED);
       const nowMs = ctx.clock.now();
-      const validated = validateUpload(plaintext, nowMs);
-      if (!validated.ok) return answer(400, validated.error);
+      const validated = validateUpload(plaintext, nowMs, ctx.settings);
+      if (!validated.ok) return answer(400, validated.error, validated.rule);
 
       // 11–12.
       const stored = await storeDiagnosisKeys(ctx.pool, ctx.settings, serverPublicKey, validated.keys, nowMs);
       if (stored.stored) {
         ctx.telemetry.metrics.uploadAccepted(stored.newKeys, validated.keys.length - stored.newKeys);
+        ctx.telemetry.metrics.keysDropped('unservable', validated.unservable);
         return answer(200, UploadError.NONE);
       }
       switch (stored.reason) {
         case 'over-quota':
           return answer(400, UploadError.TOO_MANY_KEYS);
+        case 'over-interval-limit':
+          return answer(400, UploadError.INVALID_ROLLING_START_INTERVAL_NUMBER, 'start_interval_limit');
         case 'keypair-exhausted':
           return answer(400, UploadError.INVALID_KEYPAIR);
         case 'keypair-gone':

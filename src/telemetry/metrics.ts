@@ -14,10 +14,20 @@ export interface StoredCounts {
   unclaimed: number;
   claimed: number;
   keys: number;
+  /** The newest sealed batch's hour number; null before any (and always with KEY_RELEASE=immediate). */
+  newestBatchHour: number | null;
 }
 
 export type PurgeKind =
-  'diagnosis_keys' | 'unclaimed_codes' | 'expired_keypairs' | 'exhausted_keypairs' | 'claim_failure_counters' | 'statistics' | 'claim_replays';
+  | 'diagnosis_keys'
+  | 'padding_keys'
+  | 'key_batches'
+  | 'unclaimed_codes'
+  | 'expired_keypairs'
+  | 'exhausted_keypairs'
+  | 'claim_failure_counters'
+  | 'statistics'
+  | 'claim_replays';
 
 export class Metrics {
   /** Every metric name registered, as Prometheus shows it (dashboards are checked against it). */
@@ -37,11 +47,16 @@ export class Metrics {
   private readonly keysAccepted;
   private readonly keysDuplicate;
   private readonly uploadRejections;
+  private readonly keysDroppedCounter;
   private readonly exportBuilds;
   private readonly exportBuildDuration;
   private readonly exportKeys;
   private readonly exportBytes;
   private readonly purgeDeleted;
+  private readonly batchesSealed;
+  private readonly keysReleased;
+  private readonly paddingKeys;
+  private readonly sealDuration;
 
   constructor(private readonly meter: Meter) {
     const counter = (name: string, description: string) => {
@@ -67,12 +82,20 @@ export class Metrics {
     this.uploads = counter('diagnosis_uploads_total', 'Uploads accepted');
     this.keysAccepted = counter('diagnosis_upload_keys_accepted_total', 'Temporary Exposure Keys stored');
     this.keysDuplicate = counter('diagnosis_upload_keys_duplicate_total', 'Uploaded keys ignored because they were already stored');
-    this.uploadRejections = counter('diagnosis_upload_rejections_total', 'Uploads refused, by error code');
+    this.uploadRejections = counter('diagnosis_upload_rejections_total', 'Uploads refused, by error code and the rule that refused them');
+    this.keysDroppedCounter = counter(
+      'diagnosis_upload_keys_dropped_total',
+      'Uploaded keys not stored while the rest of their upload was, by reason',
+    );
     this.exportBuilds = counter('diagnosis_export_builds_total', 'Key files built (cache misses)');
     this.exportBuildDuration = histogram('diagnosis_export_build_duration_seconds', 'Time to build and sign a key file', SECONDS_BUCKETS);
     this.exportKeys = histogram('diagnosis_export_keys', 'Keys per built key file', KEY_BUCKETS);
     this.exportBytes = histogram('diagnosis_export_size_bytes', 'Size of built key files', BYTE_BUCKETS);
     this.purgeDeleted = counter('diagnosis_purge_deleted_total', 'Rows deleted by the retention purge, by kind');
+    this.batchesSealed = counter('diagnosis_batches_sealed_total', 'Hourly batches sealed for release (KEY_RELEASE=batched), empty ones included');
+    this.keysReleased = counter('diagnosis_keys_released_total', 'Real keys published in sealed batches');
+    this.paddingKeys = counter('diagnosis_padding_keys_total', 'Generated keys added to sealed batches (never counted as real keys anywhere)');
+    this.sealDuration = histogram('diagnosis_batch_seal_duration_seconds', 'Time to seal and pad an hourly batch', SECONDS_BUCKETS);
 
     this.names.push('process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_used_bytes');
     meter.createObservableCounter('process_cpu_seconds_total', { description: 'CPU time used by this process' }).addCallback((result) => {
@@ -99,11 +122,15 @@ export class Metrics {
         .finally(() => (pending = undefined));
       return pending;
     };
-    this.names.push('diagnosis_one_time_codes', 'diagnosis_keys_stored');
+    this.names.push('diagnosis_one_time_codes', 'diagnosis_keys_stored', 'diagnosis_newest_batch_age_seconds');
     const codes = this.meter.createObservableGauge('diagnosis_one_time_codes', {
       description: 'Codes and keypairs stored, by state (unclaimed, claimed)',
     });
     const keys = this.meter.createObservableGauge('diagnosis_keys_stored', { description: 'Temporary Exposure Keys stored' });
+    // Normally under an hour and a purge interval; growing means no sealer runs and nothing new is published.
+    const batchAge = this.meter.createObservableGauge('diagnosis_newest_batch_age_seconds', {
+      description: 'Time since the end of the newest sealed batch hour (KEY_RELEASE=batched)',
+    });
     this.meter.addBatchObservableCallback(
       async (result) => {
         const counts = await read();
@@ -111,8 +138,9 @@ export class Metrics {
         result.observe(codes, counts.unclaimed, { state: 'unclaimed' });
         result.observe(codes, counts.claimed, { state: 'claimed' });
         result.observe(keys, counts.keys);
+        if (counts.newestBatchHour !== null) result.observe(batchAge, Date.now() / 1000 - (counts.newestBatchHour + 1) * 3600);
       },
-      [codes, keys],
+      [codes, keys, batchAge],
     );
   }
 
@@ -159,8 +187,14 @@ export class Metrics {
     this.keysDuplicate.add(duplicates);
   }
 
-  uploadRejected(error: string): void {
-    this.uploadRejections.add(1, { error });
+  /** unservable: too old for any phone to match (DROP_UNSERVABLE_KEYS). */
+  keysDropped(reason: 'unservable', keys: number): void {
+    if (keys > 0) this.keysDroppedCounter.add(keys, { reason });
+  }
+
+  /** `rule`: protocol, or the server's own rule that refused it (future_key, start_interval_limit). */
+  uploadRejected(error: string, rule: string): void {
+    this.uploadRejections.add(1, { error, rule });
   }
 
   exportBuilt(seconds: number, keys: number, bytes: number): void {
@@ -168,6 +202,13 @@ export class Metrics {
     this.exportBuildDuration.record(seconds);
     this.exportKeys.record(keys);
     this.exportBytes.record(bytes);
+  }
+
+  batchSealed(realKeys: number, paddingKeys: number, seconds: number): void {
+    this.batchesSealed.add(1);
+    if (realKeys > 0) this.keysReleased.add(realKeys);
+    if (paddingKeys > 0) this.paddingKeys.add(paddingKeys);
+    this.sealDuration.record(seconds);
   }
 
   purged(kind: PurgeKind, rows: number): void {

@@ -126,6 +126,8 @@ export async function simulateCommand(args: string[]): Promise<number> {
       publicKey: loadExportSigner(retrieval.ecdsaKey).publicKey,
       region: submission.region,
       setTime: (ms) => clock.set(ms),
+      ...(running.runChores ? { runChores: running.runChores } : {}),
+      ...(config.release?.policy === 'batched' ? { embargoMinutes: config.release.embargoMinutes } : {}),
     });
   } finally {
     await running.stop();

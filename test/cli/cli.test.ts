@@ -134,7 +134,10 @@ describe('diagnosis-server', () => {
         'encryption_keys',
         'events',
         'failed_key_claim_attempts',
+        'key_batches',
+        'keypair_start_intervals',
         'otk_life_duration',
+        'padding_keys',
         'schema_migrations',
         'tek_upload_count',
       ]);

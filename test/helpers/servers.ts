@@ -14,6 +14,18 @@ export const RETRIEVE_HMAC_KEY = '3631313045444b345742464633504e44524a3457494855
 export const EXPORT_KEYS = generateSecrets();
 export const SECOND_PORTAL_TOKEN = 'second-portal-token-0123456789';
 
+/**
+ * The original server's behaviour where this one adds rules: keys served as soon as they
+ * are stored, and uploads accepted as the protocol alone says. For the tests that hold
+ * the protocol to the byte (and upload keys at times long past, or in any number).
+ */
+export const ORIGINAL_BEHAVIOUR = {
+  KEY_RELEASE: 'immediate',
+  MAX_KEYS_PER_START_INTERVAL: '0',
+  REFUSE_FUTURE_KEYS: 'false',
+  DROP_UNSERVABLE_KEYS: 'false',
+} as const;
+
 /** A clock the test can move. */
 export class TestClock implements Clock {
   constructor(public ms = Date.now()) {}
@@ -35,6 +47,8 @@ export interface TestSystem {
   clock: TestClock;
   /** For the test's own SQL against the same database. */
   db: pg.Pool;
+  /** The writer's chores (purge, sealing) now, at the system's clock. */
+  runChores: () => Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +66,10 @@ export async function startSystem(env: Environment = {}, clock = new TestClock()
       METRICS_PASSWORD: 'metrics-password',
       // Tests run the purge themselves, at the times they choose.
       PURGE_INTERVAL_SECONDS: '3600',
+      // Keys are served the moment they are stored, as by the original server, so that a test
+      // of anything else can see its keys in a file at once; the tests of batched release
+      // (test/release/) pass KEY_RELEASE=batched and seal the batches themselves.
+      KEY_RELEASE: 'immediate',
       ...env,
     },
     'all',
@@ -66,6 +84,7 @@ export async function startSystem(env: Environment = {}, clock = new TestClock()
     config,
     clock,
     db,
+    runChores: running.runChores!,
     stop: async () => {
       await db.end();
       await running.stop();

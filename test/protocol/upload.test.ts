@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Upload, UploadError } from '../../src/protocol/messages.js';
-import { validateUpload } from '../../src/protocol/upload.js';
-import { currentRollingStartIntervalNumber } from '../../src/protocol/time.js';
+import { ORIGINAL_UPLOAD_RULES, validateUpload } from '../../src/protocol/upload.js';
+import { currentRollingStartIntervalNumber, intervalNumber } from '../../src/protocol/time.js';
+import { servableStartsAfter } from '../../src/protocol/retrieve.js';
 
 const now = 1_700_000_000_000;
 const today = currentRollingStartIntervalNumber(now);
@@ -10,13 +11,13 @@ const key = (fields: Record<string, unknown> = {}) => ({ keyData: randomBytes(16
 const encode = (message: Record<string, unknown>) => Upload.encode(message).finish();
 const at = (seconds: number, keys: unknown[]) => encode({ timestamp: { seconds }, keys });
 const errorOf = (bytes: Uint8Array) => {
-  const result = validateUpload(bytes, now);
+  const result = validateUpload(bytes, now, ORIGINAL_UPLOAD_RULES);
   return result.ok ? 'ok' : UploadError[result.error];
 };
 
 describe('upload validation (protocol §4.3 steps 6–10)', () => {
   it('accepts a well-formed upload and fills in the default rolling period', () => {
-    const result = validateUpload(at(now / 1000, [key({ transmissionRiskLevel: 8 })]), now);
+    const result = validateUpload(at(now / 1000, [key({ transmissionRiskLevel: 8 })]), now, ORIGINAL_UPLOAD_RULES);
     expect(result.ok).toBe(true);
     if (result.ok) expect(result.keys[0]).toMatchObject({ rollingPeriod: 144, transmissionRiskLevel: 8, rollingStartIntervalNumber: today });
   });
@@ -53,7 +54,7 @@ describe('upload validation (protocol §4.3 steps 6–10)', () => {
     expect(errorOf(at(now / 1000 + 3601, [key()]))).toBe('INVALID_TIMESTAMP');
     expect(errorOf(encode({ timestamp: { seconds: now / 1000 - 3600, nanos: 999_999_999 }, keys: [key()] }))).toBe('ok');
     // Server time is compared with its fractional seconds.
-    expect(validateUpload(at(now / 1000 - 3600, [key()]), now + 1).ok).toBe(false);
+    expect(validateUpload(at(now / 1000 - 3600, [key()]), now + 1, ORIGINAL_UPLOAD_RULES).ok).toBe(false);
   });
 
   it('checks each key in the protocol order', () => {
@@ -84,5 +85,28 @@ describe('upload validation (protocol §4.3 steps 6–10)', () => {
     expect(span(today + 1, today - 14 * 144 + 1)).toBe('ok');
     expect(span(today, today - 14 * 144 - 1)).toBe('INVALID_ROLLING_START_INTERVAL_NUMBER');
     expect(span(today, today)).toBe('ok');
+  });
+});
+
+describe('upload rules beyond the protocol', () => {
+  const t = now / 1000;
+  const rules = { maxKeysPerStartInterval: 3, refuseFutureKeys: true, dropUnservableKeys: true };
+  const validate = (keys: unknown[], r = rules) => validateUpload(at(t, keys), now, r);
+  const current = intervalNumber(now);
+
+  it('refuses a key that starts after the current interval, and only then', () => {
+    expect(validate([key({ rollingStartIntervalNumber: current })]).ok).toBe(true);
+    const future = validate([key(), key({ rollingStartIntervalNumber: current + 1 })]);
+    expect(future.ok ? 'ok' : UploadError[future.error]).toBe('INVALID_ROLLING_START_INTERVAL_NUMBER');
+    expect(validate([key({ rollingStartIntervalNumber: current + 1 })], { ...rules, refuseFutureKeys: false }).ok).toBe(true);
+  });
+
+  it('drops keys no phone can match any more and keeps the rest', () => {
+    const cutOff = servableStartsAfter(now);
+    const result = validate([key({ rollingStartIntervalNumber: cutOff }), key({ rollingStartIntervalNumber: cutOff + 1 }), key()]);
+    expect(result.ok && result.unservable).toBe(1);
+    expect(result.ok && result.keys.map((k) => k.rollingStartIntervalNumber)).toEqual([cutOff + 1, today]);
+    const kept = validate([key({ rollingStartIntervalNumber: cutOff })], { ...rules, dropUnservableKeys: false });
+    expect(kept.ok && [kept.keys.length, kept.unservable]).toEqual([1, 0]);
   });
 });

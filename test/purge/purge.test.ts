@@ -5,7 +5,7 @@ import { testPool } from '../helpers/database.js';
 import { purgeOnce } from '../../src/purge/purge.js';
 import { dateNumber, utcDate } from '../../src/protocol/time.js';
 import { claimedPhone, issueCode, makeKeys, Phone } from '../helpers/app-client.js';
-import { startSystem, TestClock, type TestSystem } from '../helpers/servers.js';
+import { ORIGINAL_BEHAVIOUR, startSystem, TestClock, type TestSystem } from '../helpers/servers.js';
 
 const SECOND = 1000;
 const HOUR = 3_600_000;
@@ -15,7 +15,7 @@ let system: TestSystem;
 let NOW: number;
 
 beforeAll(async () => {
-  system = await startSystem();
+  system = await startSystem(ORIGINAL_BEHAVIOUR);
   NOW = dateNumber(Date.now()) * DAY + 10 * HOUR;
   system.clock.ms = NOW;
 });

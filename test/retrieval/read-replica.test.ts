@@ -59,6 +59,7 @@ describe('DATABASE_READER_URL', () => {
       RETRIEVE_HMAC_KEY,
       ECDSA_KEY: EXPORT_KEYS.ecdsaKey,
       BIND_ADDR: '127.0.0.1:0',
+      KEY_RELEASE: 'immediate',
     };
     const running = await startRole('key-retrieval', loadConfig(env, 'key-retrieval'), pino({ level: 'silent' }));
     try {

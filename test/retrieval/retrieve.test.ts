@@ -5,7 +5,7 @@ import { covidshield } from '../../generated/covidshield.js';
 import { currentRollingStartIntervalNumber, dateNumber } from '../../src/protocol/time.js';
 import { claimedPhone, makeKeys, request, type Key } from '../helpers/app-client.js';
 import { readKeyFile, retrieve, retrievePath } from '../helpers/phone-download.js';
-import { EXPORT_KEYS, startRetrievalReplica, startSystem, type TestSystem } from '../helpers/servers.js';
+import { EXPORT_KEYS, ORIGINAL_BEHAVIOUR, startRetrievalReplica, startSystem, type TestSystem } from '../helpers/servers.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -15,7 +15,7 @@ let NOW: number;
 let TODAY: number;
 
 beforeAll(async () => {
-  system = await startSystem();
+  system = await startSystem(ORIGINAL_BEHAVIOUR);
   TODAY = dateNumber(Date.now());
   NOW = TODAY * DAY + 13 * HOUR + 17 * 60_000;
   system.clock.ms = NOW;
@@ -110,7 +110,7 @@ describe('/retrieve day rules', () => {
   });
 
   it('refuses today when the current-day check is on', async () => {
-    const strict = await startSystem({ DISABLE_CURRENT_DATE_CHECK: 'false' });
+    const strict = await startSystem({ ...ORIGINAL_BEHAVIOUR, DISABLE_CURRENT_DATE_CHECK: 'false' });
     try {
       strict.clock.ms = NOW;
       const result = await retrieve(strict.retrievalUrl, TODAY, NOW);

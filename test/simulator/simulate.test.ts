@@ -20,13 +20,16 @@ function serversOf(system: TestSystem): Servers {
     hmacKey: Buffer.from(RETRIEVE_HMAC_KEY, 'hex'),
     publicKey: createPublicKey(EXPORT_KEYS.ecdsaPublicKeyPem),
     setTime: (ms) => (system.clock.ms = ms),
+    runChores: system.runChores,
+    ...(system.config.release?.policy === 'batched' ? { embargoMinutes: system.config.release.embargoMinutes } : {}),
   };
 }
 
 describe('simulate', () => {
   let system: TestSystem;
   beforeAll(async () => {
-    system = await startSystem();
+    // Batched release, the default: the simulation moves the clock past the embargo.
+    system = await startSystem({ KEY_RELEASE: 'batched' });
   });
   afterAll(() => system.stop());
 
@@ -43,10 +46,16 @@ describe('simulate', () => {
     // Uploads happened on their simulated days: the keys are spread over the day files.
     const days = await system.db.query('SELECT count(DISTINCT hour_of_submission / 24)::int AS n FROM diagnosis_keys');
     expect(days.rows[0].n).toBeGreaterThan(1);
+    // …and were released in padded batches, a batch each simulated day that had uploads.
+    const batches = await system.db.query(
+      'SELECT count(*)::int AS n, min(real_keys + padding_keys)::int AS least FROM key_batches WHERE real_keys > 0',
+    );
+    expect(batches.rows[0].n).toBeGreaterThan(1);
+    expect(batches.rows[0].least).toBeGreaterThanOrEqual(1000);
   });
 
   it('reports what goes wrong when phones cannot get today’s keys', async () => {
-    const strict = await startSystem({ DISABLE_CURRENT_DATE_CHECK: 'false' });
+    const strict = await startSystem({ KEY_RELEASE: 'batched', DISABLE_CURRENT_DATE_CHECK: 'false' });
     try {
       const summary = await simulate({ ...settings, seed: 43 }, serversOf(strict));
       expect(summary.problems.some((p) => p.includes('answered 404'))).toBe(true);
@@ -66,7 +75,9 @@ describe('simulate', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'simulate-'));
     const pem = path.join(dir, 'public.pem');
     await writeFile(pem, EXPORT_KEYS.ecdsaPublicKeyPem);
-    system.clock.ms = Date.now();
+    // Remote servers' clocks cannot be moved past the embargo: these publish keys at once.
+    const remote = await startSystem({ KEY_RELEASE: 'immediate' });
+    onTestFinished(() => remote.stop());
     const child = spawn(
       process.execPath,
       [
@@ -79,9 +90,9 @@ describe('simulate', () => {
         '--positives',
         '0.2',
         '--submission-url',
-        system.submissionUrl,
+        remote.submissionUrl,
         '--retrieval-url',
-        system.retrievalUrl,
+        remote.retrievalUrl,
         '--token',
         PORTAL_TOKEN,
         '--hmac-key',

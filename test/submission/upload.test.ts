@@ -154,7 +154,9 @@ describe('/upload', () => {
 
   it('never stores more than the quota under concurrent uploads on one keypair', async () => {
     const phone = await claimedPhone(system.submissionUrl);
-    const batches = Array.from({ length: 12 }, () => makeKeys(5, now()));
+    // Keys of distinct start intervals, so that only the quota limits them.
+    const keys = makeKeys(60, now());
+    const batches = Array.from({ length: 12 }, (_, i) => keys.slice(i * 5, i * 5 + 5));
     const results = await Promise.all(batches.map((keys) => phone.upload(system.submissionUrl, keys, now())));
     const accepted = results.filter((r) => r.status === 200).length;
     // 43 / 5: eight uploads fit, the ninth would need 45.

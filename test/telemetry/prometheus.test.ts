@@ -2,9 +2,10 @@
 import { connect } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimedPhone, issueCode, makeKeys, newKeyClaim, Phone, request, sendUpload } from '../helpers/app-client.js';
+import { claimedPhone, issueCode, makeKeys, newKeyClaim, Phone, sendUpload } from '../helpers/app-client.js';
 import { retrieve } from '../helpers/phone-download.js';
 import { startSystem, type TestSystem } from '../helpers/servers.js';
+import { delta, scrape as scrapeMetrics } from '../helpers/metrics.js';
 import { EncryptedUploadRequest } from '../../src/protocol/messages.js';
 import { randomBytes } from 'node:crypto';
 
@@ -14,30 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => system.stop());
 
-type Samples = Map<string, number>;
-
-/** Prometheus text format → "name{label="value",…}" → value, labels sorted. */
-async function scrape(url = system.metricsUrl!): Promise<Samples> {
-  const result = await request(url);
-  expect(result.status).toBe(200);
-  const samples: Samples = new Map();
-  for (const line of result.text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) throw new Error(`unparsable line: ${line}`);
-    const labels = (match[2] ?? '')
-      .split(/,(?=[a-zA-Z_]+=")/)
-      .filter(Boolean)
-      .sort()
-      .join(',');
-    samples.set(labels ? `${match[1]}{${labels}}` : match[1]!, Number(match[3]));
-  }
-  return samples;
-}
-
-function delta(before: Samples, after: Samples, key: string): number {
-  return (after.get(key) ?? 0) - (before.get(key) ?? 0);
-}
+const scrape = (url = system.metricsUrl!) => scrapeMetrics(url);
 
 describe('METRIC_PROVIDER=prometheus', () => {
   it('counts codes, claims, failures, bans, uploads, rejections and requests', async () => {
@@ -71,7 +49,7 @@ describe('METRIC_PROVIDER=prometheus', () => {
     expect(d('diagnosis_uploads_total')).toBe(2);
     expect(d('diagnosis_upload_keys_accepted_total')).toBe(7);
     expect(d('diagnosis_upload_keys_duplicate_total')).toBe(5);
-    expect(d('diagnosis_upload_rejections_total{error="DECRYPTION_FAILED"}')).toBe(1);
+    expect(d('diagnosis_upload_rejections_total{error="DECRYPTION_FAILED",rule="protocol"}')).toBe(1);
     expect(d('http_server_requests_total{method="POST",route="/claim-key",status="401"}')).toBe(3);
     expect(d('http_server_requests_total{method="POST",route="/claim-key",status="429"}')).toBe(1);
     expect(d('http_server_requests_total{method="POST",route="/new-key-claim/:hashID",status="200"}')).toBe(2);
@@ -147,7 +125,7 @@ describe('METRIC_PROVIDER=prometheus', () => {
       const after = await scrape(watched.metricsUrl);
       expect(delta(before, after, 'http_server_requests_aborted_total{method="POST",route="/upload"}')).toBe(20);
       expect(delta(before, after, 'http_server_requests_aborted_total{method="POST",route="/claim-key"}')).toBe(5);
-      expect(delta(before, after, 'diagnosis_upload_rejections_total{error="SERVER_ERROR"}')).toBe(0);
+      expect(delta(before, after, 'diagnosis_upload_rejections_total{error="SERVER_ERROR",rule="protocol"}')).toBe(0);
       expect([...after.keys()].filter((k) => k.startsWith('http_server_requests_total') && k.includes('status="500"'))).toEqual([]);
       expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
     } finally {
