@@ -18,6 +18,8 @@ export async function benchExportBuild(postgresUrl, { sizes = [100_000, 750_000]
       const day = Math.floor(now / 86_400_000) - 3 - i;
       await db.query('DELETE FROM diagnosis_keys WHERE hour_of_submission >= $1 AND hour_of_submission < $2', [day * 24, day * 24 + 24]);
       await insertKeys(db, keys, day * 24 + 12, now);
+      // Released as a sealer would have (KEY_RELEASE=batched, the default), in that day's batch of 13:00.
+      await db.query('UPDATE diagnosis_keys SET released_in = $1 WHERE hour_of_submission = $2', [day * 24 + 13, day * 24 + 12]);
       await db.query('VACUUM ANALYZE diagnosis_keys');
 
       const port = await freePort();

@@ -25,6 +25,8 @@ export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests
   const day = Math.floor(now / 86_400_000) - 2;
   await db.query('DELETE FROM diagnosis_keys WHERE hour_of_submission >= $1 AND hour_of_submission < $2', [day * 24, day * 24 + 24]);
   await insertKeys(db, keys, day * 24 + 9, now);
+  // Released as a sealer would have (KEY_RELEASE=batched, the default).
+  await db.query('UPDATE diagnosis_keys SET released_in = $1 WHERE hour_of_submission = $2', [day * 24 + 10, day * 24 + 9]);
   await db.end();
 
   const env = { DATABASE_URL: postgresUrl, RETRIEVE_HMAC_KEY: secrets.retrieveHmacKey, ECDSA_KEY: secrets.ecdsaKey };

@@ -20,6 +20,7 @@ const PROMQL_WORDS = new Set([
   'error',
   'originator',
   'instance',
+  'rule',
 ]);
 
 describe('deploy/grafana dashboard', () => {
