@@ -3,6 +3,7 @@
 // role's slices are all built before anything starts, so a missing or malformed variable
 // stops start-up with its name. The entry points hand process.env here; nothing else
 // in the program reads it (but to pass it on to Postgres' own processes).
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEFAULT_TRUSTED_PROXIES, isCidr } from './network/trusted-proxies.js';
@@ -10,6 +11,7 @@ import { roleSpec, type Role } from './roles.js';
 import { checkRetention, type RetentionRules } from './protocol/retention.js';
 import type { UploadRules } from './protocol/upload.js';
 import type { KeyRelease, ReleaseRules } from './protocol/release.js';
+import type { SigningKeyValidity } from './protocol/signing-keys.js';
 
 /** Thrown for a missing or malformed variable; its message names the variable. */
 export class ConfigError extends Error {}
@@ -99,6 +101,7 @@ const variables = z.object({
   KEY_CLAIM_TOKEN: claimTokens.optional(),
   RETRIEVE_HMAC_KEY: hexKey(64).optional(),
   ECDSA_KEY: text.optional(),
+  SIGNING_KEYS_FILE: text.optional(),
   METRICS_USERNAME: z.string().min(10, 'must be at least 10 characters').optional(),
   METRICS_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
   METRIC_PROVIDER: z.enum(['stdout', 'pretty', 'prometheus']).optional(),
@@ -246,16 +249,22 @@ export interface SubmissionSettings extends UploadRules {
   enableTestTools: boolean;
 }
 
+/** A key that signs key files, as Apple and Google registered it, and when it may sign. */
+export interface SigningKeySettings extends SigningKeyValidity {
+  /** Hex of a SEC1 DER P-256 private key, or the path of a PEM file. */
+  ecdsaKey: string;
+  keyId: string;
+  keyVersion: string;
+}
+
 export interface RetrievalSettings {
   /** batched: files hold sealed batches only; immediate: every key as soon as it is stored (the original). */
   keyRelease: KeyRelease;
   retrieveHmacKey: Buffer;
-  /** Hex of a SEC1 DER P-256 private key, or the path of a PEM file. */
-  ecdsaKey: string;
-  /** Export files: region label and the signature info Apple and Google registered. */
+  /** Every key that may sign, in the order their signatures are listed; never empty. */
+  signingKeys: SigningKeySettings[];
+  /** Export files: region label and the signature algorithm of every key. */
   exportRegion: string;
-  exportKeyId: string;
-  exportKeyVersion: string;
   exportSignatureAlgorithm: string;
   enableEntirePeriodBundle: boolean;
   disableCurrentDateCheck: boolean;
@@ -338,16 +347,67 @@ export function submissionSettings(v: Variables): SubmissionSettings {
   };
 }
 
+const instant = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time, e.g. 2027-01-01T00:00:00Z')
+  .transform((s) => Date.parse(s));
+
+/** SIGNING_KEYS_FILE: a JSON array of the keys that sign, each valid from notBefore until notAfter. */
+const signingKeysFile = z
+  .array(
+    z.strictObject({
+      ecdsaKey: text,
+      keyId: text,
+      keyVersion: text,
+      notBefore: instant.optional(),
+      notAfter: instant.optional(),
+    }),
+  )
+  .min(1, 'must list at least one key')
+  .superRefine((keys, ctx) => {
+    for (const [i, k] of keys.entries()) {
+      if (k.notBefore !== undefined && k.notAfter !== undefined && !(k.notBefore < k.notAfter)) {
+        ctx.addIssue({ code: 'custom', path: [i, 'notAfter'], message: 'must be after notBefore' });
+      }
+    }
+    const ids = keys.map((k) => `${k.keyId}/${k.keyVersion}`);
+    if (new Set(ids).size !== ids.length) ctx.addIssue({ code: 'custom', message: 'a key id and version is listed twice' });
+  });
+
+/** The signing keys: SIGNING_KEYS_FILE, or ECDSA_KEY with EXPORT_KEY_ID and EXPORT_KEY_VERSION as its one-key short form. */
+function signingKeys(v: Variables): SigningKeySettings[] {
+  if (v.SIGNING_KEYS_FILE && v.ECDSA_KEY) throw new ConfigError('SIGNING_KEYS_FILE: set it or ECDSA_KEY, not both');
+  if (!v.SIGNING_KEYS_FILE) {
+    if (!v.ECDSA_KEY) throw new ConfigError('ECDSA_KEY: required (hex SEC1 DER P-256 private key, or a PEM file path), or SIGNING_KEYS_FILE');
+    return [{ ecdsaKey: v.ECDSA_KEY, keyId: v.EXPORT_KEY_ID, keyVersion: v.EXPORT_KEY_VERSION, notBeforeMs: undefined, notAfterMs: undefined }];
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(v.SIGNING_KEYS_FILE, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`SIGNING_KEYS_FILE: ${(err as Error).message}`);
+  }
+  const parsed = signingKeysFile.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`SIGNING_KEYS_FILE: ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`);
+  }
+  return parsed.data.map((k) => ({
+    ecdsaKey: k.ecdsaKey,
+    keyId: k.keyId,
+    keyVersion: k.keyVersion,
+    notBeforeMs: k.notBefore,
+    notAfterMs: k.notAfter,
+  }));
+}
+
 export function retrievalSettings(v: Variables): RetrievalSettings {
   if (!v.RETRIEVE_HMAC_KEY) throw new ConfigError('RETRIEVE_HMAC_KEY: required (hex, at least 64 characters)');
-  if (!v.ECDSA_KEY) throw new ConfigError('ECDSA_KEY: required (hex SEC1 DER P-256 private key, or a PEM file path)');
   return {
     keyRelease: v.KEY_RELEASE,
     retrieveHmacKey: v.RETRIEVE_HMAC_KEY,
-    ecdsaKey: v.ECDSA_KEY,
+    signingKeys: signingKeys(v),
     exportRegion: v.EXPORT_REGION,
-    exportKeyId: v.EXPORT_KEY_ID,
-    exportKeyVersion: v.EXPORT_KEY_VERSION,
     exportSignatureAlgorithm: v.EXPORT_SIGNATURE_ALGORITHM,
     enableEntirePeriodBundle: v.ENABLE_ENTIRE_PERIOD_BUNDLE,
     disableCurrentDateCheck: v.DISABLE_CURRENT_DATE_CHECK,

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
 import type { Role } from '../src/roles.js';
@@ -118,5 +121,56 @@ describe('configuration', () => {
     expect(slices('purge')).toEqual(['purge']);
     expect(slices('purger')).toEqual(['purge']);
     expect(slices('all')).toEqual(['submission', 'retrieval', 'purge']);
+  });
+});
+
+describe('SIGNING_KEYS_FILE', () => {
+  const withFile = (contents: unknown, env: Record<string, string> = {}) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'signing-keys-'));
+    const file = path.join(dir, 'keys.json');
+    writeFileSync(file, typeof contents === 'string' ? contents : JSON.stringify(contents));
+    try {
+      return loadConfig({ RETRIEVE_HMAC_KEY: HMAC_KEY, SIGNING_KEYS_FILE: file, ...env }, 'key-retrieval');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const error = (contents: unknown, env: Record<string, string> = {}) => {
+    try {
+      withFile(contents, env);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'no error';
+  };
+
+  it('lists every key with its id, version and validity, in order', () => {
+    const config = withFile([
+      { ecdsaKey: 'ab', keyId: '302', keyVersion: 'v1', notAfter: '2027-01-01T12:00:00Z' },
+      { ecdsaKey: 'cd', keyId: '302', keyVersion: 'v2', notBefore: '2027-01-01T00:00:00Z' },
+    ]);
+    expect(config.retrieval!.signingKeys).toEqual([
+      { ecdsaKey: 'ab', keyId: '302', keyVersion: 'v1', notBeforeMs: undefined, notAfterMs: Date.UTC(2027, 0, 1, 12) },
+      { ecdsaKey: 'cd', keyId: '302', keyVersion: 'v2', notBeforeMs: Date.UTC(2027, 0, 1), notAfterMs: undefined },
+    ]);
+  });
+
+  it('makes ECDSA_KEY with EXPORT_KEY_ID and EXPORT_KEY_VERSION the one-key form', () => {
+    expect(load({ EXPORT_KEY_ID: '310', EXPORT_KEY_VERSION: 'v7' }).retrieval!.signingKeys).toEqual([
+      { ecdsaKey: 'ab', keyId: '310', keyVersion: 'v7', notBeforeMs: undefined, notAfterMs: undefined },
+    ]);
+  });
+
+  it('names what is wrong', () => {
+    const key = { ecdsaKey: 'ab', keyId: '302', keyVersion: 'v1' };
+    expect(error([key], { ECDSA_KEY: 'ab' })).toBe('SIGNING_KEYS_FILE: set it or ECDSA_KEY, not both');
+    expect(error('not json')).toMatch(/^SIGNING_KEYS_FILE: /);
+    expect(error([])).toBe('SIGNING_KEYS_FILE: must list at least one key');
+    expect(error([key, key])).toBe('SIGNING_KEYS_FILE: a key id and version is listed twice');
+    expect(error([{ ...key, notBefore: '2027-01-02T00:00:00Z', notAfter: '2027-01-01T00:00:00Z' }])).toBe(
+      'SIGNING_KEYS_FILE: 0.notAfter: must be after notBefore',
+    );
+    expect(error([{ ...key, notBefore: 'tomorrow' }])).toMatch(/^SIGNING_KEYS_FILE: 0\.notBefore: must be an ISO 8601 time/);
+    expect(error([{ ...key, keyID: 'typo' }])).toMatch(/^SIGNING_KEYS_FILE: /);
   });
 });

@@ -10,6 +10,12 @@ import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
 import { encodeKeys, encodePreamble, encodeSignatureList, EXPORT_HEADER, type ExportWindow, type SignatureInfo } from './key-file.js';
 import { storedEntry, zip } from './zip.js';
 
+/** A key that signs files, with the signature info Apple and Google registered for it. */
+export interface SigningKey {
+  signatureInfo: SignatureInfo;
+  signer: ExportSigner;
+}
+
 export interface BuiltExport {
   zip: Buffer;
   keyCount: number;
@@ -17,12 +23,16 @@ export interface BuiltExport {
   exportBinBytes: number;
 }
 
+/**
+ * Signed by every key in `signingKeys`, in that order: several while a signing key is
+ * rotated, so that phones that trust either key accept the file.
+ */
 export async function buildExport(
   window: ExportWindow,
-  signatureInfo: SignatureInfo,
-  signer: ExportSigner,
+  signingKeys: readonly SigningKey[],
   keyBatches: AsyncIterable<readonly DiagnosisKey[]>,
 ): Promise<BuiltExport> {
+  if (signingKeys.length === 0) throw new Error('a key file needs at least one signing key');
   const digest = createHash('sha256');
   // Level 5 compresses key files as small as 6 does (random key bytes dominate), in 60% of the time.
   const deflate = createDeflateRaw({ level: 5 });
@@ -40,7 +50,12 @@ export async function buildExport(
   };
 
   await write(EXPORT_HEADER);
-  await write(encodePreamble(window, signatureInfo));
+  await write(
+    encodePreamble(
+      window,
+      signingKeys.map((k) => k.signatureInfo),
+    ),
+  );
   for await (const batch of keyBatches) {
     keyCount += batch.length;
     await write(encodeKeys(batch));
@@ -48,8 +63,9 @@ export async function buildExport(
   deflate.end();
   await once(deflate, 'end');
 
-  const signature = signer.signDigest(digest.digest());
+  const hash = digest.digest();
+  const signed = signingKeys.map(({ signatureInfo, signer }) => ({ signatureInfo, signature: signer.signDigest(hash) }));
   const exportBin = { name: 'export.bin', data: compressed, method: 8 as const, crc, size };
-  const exportSig = storedEntry('export.sig', encodeSignatureList(signatureInfo, signature));
+  const exportSig = storedEntry('export.sig', encodeSignatureList(signed));
   return { zip: zip([exportBin, exportSig]), keyCount, exportBinBytes: size };
 }

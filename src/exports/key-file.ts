@@ -19,8 +19,11 @@ export interface ExportWindow {
   region: string;
 }
 
-/** TemporaryExposureKeyExport fields 1–6; the keys (field 7) follow it on the wire. */
-export function encodePreamble(window: ExportWindow, signatureInfo: SignatureInfo): Buffer {
+/**
+ * TemporaryExposureKeyExport fields 1–6; the keys (field 7) follow it on the wire. One
+ * SignatureInfo per signing key, in the order their signatures will be listed.
+ */
+export function encodePreamble(window: ExportWindow, signatureInfos: readonly SignatureInfo[]): Buffer {
   return Buffer.from(
     covidshield.TemporaryExposureKeyExport.encode({
       startTimestamp: window.startTimestamp,
@@ -28,7 +31,7 @@ export function encodePreamble(window: ExportWindow, signatureInfo: SignatureInf
       region: window.region,
       batchNum: 1,
       batchSize: 1,
-      signatureInfos: [signatureInfo],
+      signatureInfos: [...signatureInfos],
     }).finish(),
   );
 }
@@ -109,10 +112,11 @@ export function encodeKeys(keys: readonly DiagnosisKey[]): Buffer {
   return buffer;
 }
 
-export function encodeSignatureList(signatureInfo: SignatureInfo, signature: Uint8Array): Buffer {
+/** export.sig: one TEKSignature per signing key, in the order of export.bin's signature_infos. */
+export function encodeSignatureList(signed: readonly { signatureInfo: SignatureInfo; signature: Uint8Array }[]): Buffer {
   return Buffer.from(
     covidshield.TEKSignatureList.encode({
-      signatures: [{ signatureInfo, batchNum: 1, batchSize: 1, signature }],
+      signatures: signed.map(({ signatureInfo, signature }) => ({ signatureInfo, batchNum: 1, batchSize: 1, signature })),
     }).finish(),
   );
 }

@@ -17,6 +17,9 @@ export interface ExportReport {
   region?: string;
   batch?: string;
   signatureInfos: { version: string; keyId: string; algorithm: string }[];
+  /** Each TEKSignature of export.sig, and which of the given public keys (by index) verifies it, if any. */
+  signatures: { version: string; keyId: string; verifiedBy: number | undefined }[];
+  /** Every given public key verifies one of the signatures: a phone that trusts any of them accepts the file. */
   signatureValid: boolean;
 }
 
@@ -27,8 +30,10 @@ function iso(value: number): string {
   return Number.isNaN(date.getTime()) ? `${value} (not a date)` : date.toISOString();
 }
 
-export async function verifyExport(zipBytes: Uint8Array, publicKey: KeyObject): Promise<ExportReport> {
-  const report: ExportReport = { ok: false, problems: [], keys: 0, signatureInfos: [], signatureValid: false };
+/** `publicKeys`: the keys phones trust; with several (a key being rotated), each must verify a signature. */
+export async function verifyExport(zipBytes: Uint8Array, publicKeys: KeyObject | readonly KeyObject[]): Promise<ExportReport> {
+  const trusted: readonly KeyObject[] = Array.isArray(publicKeys) ? (publicKeys as readonly KeyObject[]) : [publicKeys as KeyObject];
+  const report: ExportReport = { ok: false, problems: [], keys: 0, signatureInfos: [], signatures: [], signatureValid: false };
   const problem = (text: string) => report.problems.push(text);
 
   let archive: JSZip;
@@ -54,18 +59,25 @@ export async function verifyExport(zipBytes: Uint8Array, publicKey: KeyObject): 
 
   if (signatures) {
     if (signatures.signatures.length === 0) problem('export.sig holds no signature');
-    report.signatureValid = signatures.signatures.length > 0;
-    for (const s of signatures.signatures) {
-      let valid: boolean;
+    const verifies = (key: KeyObject, signature: Uint8Array) => {
       try {
-        valid = verify('sha256', bin, publicKey, s.signature ?? Buffer.alloc(0));
+        return verify('sha256', bin, key, signature);
       } catch {
-        valid = false;
+        return false;
       }
-      if (!valid) {
-        report.signatureValid = false;
-        problem('signature does not verify against the public key');
-      }
+    };
+    report.signatures = signatures.signatures.map((s) => {
+      const index = trusted.findIndex((key) => verifies(key, s.signature ?? Buffer.alloc(0)));
+      return {
+        version: s.signatureInfo?.verificationKeyVersion ?? '',
+        keyId: s.signatureInfo?.verificationKeyId ?? '',
+        verifiedBy: index < 0 ? undefined : index,
+      };
+    });
+    const unverified = trusted.filter((_, i) => !report.signatures.some((s) => s.verifiedBy === i)).length;
+    report.signatureValid = report.signatures.length > 0 && unverified === 0;
+    if (report.signatures.length > 0 && unverified > 0) {
+      problem(trusted.length === 1 ? 'signature does not verify against the public key' : `${unverified} of the public keys verify no signature`);
     }
   }
 
@@ -89,6 +101,10 @@ export async function verifyExport(zipBytes: Uint8Array, publicKey: KeyObject): 
       algorithm: i.signatureAlgorithm ?? '',
     }));
     if (report.signatureInfos.length === 0) problem('no signature_infos');
+    const listed = (infos: { version: string; keyId: string }[]) => infos.map((i) => `${i.keyId}/${i.version}`).join(',');
+    if (signatures && listed(report.signatureInfos) !== listed(report.signatures)) {
+      problem('the signatures of export.sig do not match the signature_infos of export.bin, one for one');
+    }
     exported.keys.forEach((key, i) => {
       const where = `key ${i}`;
       const keyBytes = key.keyData?.length ?? 0;

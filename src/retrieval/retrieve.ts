@@ -3,10 +3,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { buildExport } from '../exports/build.js';
 import { cachedExport, ExportCache, type CachedExport } from '../exports/cache.js';
-import type { SignatureInfo } from '../exports/key-file.js';
 import { notFound, notModified, sendText, unauthorized } from '../http/responses.js';
 import { hmacAuthorised, keyWindow, type KeyWindow } from '../protocol/retrieve.js';
-import type { RetrievalContext } from './context.js';
+import { signingKeysAt } from '../protocol/signing-keys.js';
+import type { RetrievalContext, RetrievalSigningKey } from './context.js';
 import { FreshReads } from './fresh-reads.js';
 import { windowVersion, withWindowKeys } from './store.js';
 import { errorFields } from '../logger.js';
@@ -14,29 +14,33 @@ import { errorFields } from '../logger.js';
 const CACHE_CONTROL = 'public, max-age=3600, max-stale=600';
 
 export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): void {
-  const signatureInfo: SignatureInfo = {
-    verificationKeyVersion: ctx.settings.exportKeyVersion,
-    verificationKeyId: ctx.settings.exportKeyId,
-    signatureAlgorithm: ctx.settings.exportSignatureAlgorithm,
-  };
   const hmacKey = ctx.settings.retrieveHmacKey;
   const versions = new FreshReads<string>();
+  const signedBy = (keys: readonly RetrievalSigningKey[]) =>
+    keys.map((k) => `${k.signatureInfo.verificationKeyId}/${k.signatureInfo.verificationKeyVersion}`).join(',');
 
-  const cacheKey = (region: string, window: KeyWindow, version: string) =>
-    ExportCache.key([ctx.settings.keyRelease, region, window.firstHour, window.endHour, window.minRollingStartIntervalExclusive, version]);
+  const cacheKey = (region: string, window: KeyWindow, version: string, signers: readonly RetrievalSigningKey[]) =>
+    ExportCache.key([
+      ctx.settings.keyRelease,
+      region,
+      window.firstHour,
+      window.endHour,
+      window.minRollingStartIntervalExclusive,
+      version,
+      signedBy(signers),
+    ]);
 
   /** A cache miss: read the keys and version in one snapshot, build, remember under that version. */
-  const build = (region: string, window: KeyWindow): Promise<CachedExport> =>
+  const build = (region: string, window: KeyWindow, signers: readonly RetrievalSigningKey[]): Promise<CachedExport> =>
     withWindowKeys(ctx.pool, region, window, ctx.settings.keyRelease, async ({ version, batches }) => {
       const started = performance.now();
       const built = await buildExport(
         { startTimestamp: window.startTimestamp, endTimestamp: window.endTimestamp, region: ctx.settings.exportRegion },
-        signatureInfo,
-        ctx.signer,
+        signers,
         batches,
       );
       const entry = cachedExport(built.zip, built.keyCount);
-      ctx.cache.set(cacheKey(region, window, version), entry);
+      ctx.cache.set(cacheKey(region, window, version, signers), entry);
       const ms = performance.now() - started;
       ctx.telemetry.metrics.exportBuilt(ms / 1000, built.keyCount, built.zip.length);
       ctx.log.info({ keys: built.keyCount, bytes: built.zip.length, ms: Math.round(ms) }, 'built export');
@@ -52,12 +56,18 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
     const decision = keyWindow(day, nowMs, ctx.settings);
     if (!decision.ok) return sendText(reply, decision.status, decision.message);
 
+    // Every key valid at the start of this hour signs; with none, no file can be trusted.
+    const signers = signingKeysAt(ctx.signingKeys, nowMs);
+    if (signers.length === 0) {
+      request.log.error('no signing key is valid now: check the notBefore and notAfter of SIGNING_KEYS_FILE');
+      return sendText(reply, 500, 'server error');
+    }
     let file: CachedExport;
     try {
       const { window } = decision;
       const version = await versions.read(`${window.firstHour}:${window.endHour}`, () => windowVersion(ctx.pool, window));
-      const key = cacheKey(region, window, version);
-      file = await ctx.cache.getOrBuild(key, () => build(region, window));
+      const key = cacheKey(region, window, version, signers);
+      file = await ctx.cache.getOrBuild(key, () => build(region, window, signers));
     } catch (err) {
       request.log.error(errorFields(err), 'retrieve failed');
       return sendText(reply, 500, 'database error');

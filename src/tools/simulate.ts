@@ -122,8 +122,8 @@ export async function simulateCommand(args: string[]): Promise<number> {
       retrievalUrl: running.urls['key-retrieval']!,
       portalToken: submission.claimTokens[0]!.token,
       hmacKey: retrieval.retrieveHmacKey,
-      // ECDSA_KEY as the servers read it: hex, or the path of a PEM file.
-      publicKey: loadExportSigner(retrieval.ecdsaKey).publicKey,
+      // Phones that trust the first signing key, read as the servers read it: hex, or the path of a PEM file.
+      publicKey: loadExportSigner(retrieval.signingKeys[0]!.ecdsaKey).publicKey,
       region: submission.region,
       setTime: (ms) => clock.set(ms),
       ...(running.runChores ? { runChores: running.runChores } : {}),

@@ -36,7 +36,7 @@ describe('key file encoding', () => {
   });
 
   it('makes a preamble that decodes to the window and signature info', () => {
-    const decoded = covidshield.TemporaryExposureKeyExport.decode(encodePreamble(window, info));
+    const decoded = covidshield.TemporaryExposureKeyExport.decode(encodePreamble(window, [info]));
     expect(decoded).toMatchObject({ region: 'CA', batchNum: 1, batchSize: 1, signatureInfos: [info] });
     expect(Number(decoded.startTimestamp)).toBe(window.startTimestamp);
   });
@@ -48,7 +48,7 @@ describe('buildExport', () => {
 
   it('writes a zip that jszip reads, with a signature Node verifies', async () => {
     const keys = Array.from({ length: 2500 }, () => key());
-    const built = await buildExport(window, info, signer, batches(keys.slice(0, 1000), keys.slice(1000)));
+    const built = await buildExport(window, [{ signatureInfo: info, signer }], batches(keys.slice(0, 1000), keys.slice(1000)));
     expect(built.keyCount).toBe(2500);
     const archive = await JSZip.loadAsync(built.zip, { checkCRC32: true });
     expect(Object.keys(archive.files)).toEqual(['export.bin', 'export.sig']);
@@ -62,10 +62,10 @@ describe('buildExport', () => {
 
   it('gives the same bytes for the same keys, however they are batched, and others for other keys', async () => {
     const keys = Array.from({ length: 300 }, () => key());
-    const a = await buildExport(window, info, signer, batches(keys));
-    const b = await buildExport(window, info, signer, batches(keys.slice(0, 7), keys.slice(7)));
+    const a = await buildExport(window, [{ signatureInfo: info, signer }], batches(keys));
+    const b = await buildExport(window, [{ signatureInfo: info, signer }], batches(keys.slice(0, 7), keys.slice(7)));
     expect(b.zip.equals(a.zip)).toBe(true);
-    const c = await buildExport(window, info, signer, batches(keys.slice(1)));
+    const c = await buildExport(window, [{ signatureInfo: info, signer }], batches(keys.slice(1)));
     expect(c.zip.equals(a.zip)).toBe(false);
   });
 
