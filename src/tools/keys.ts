@@ -15,7 +15,7 @@ METRICS_USERNAME=${secrets.metricsUsername}
 METRICS_PASSWORD=${secrets.metricsPassword}
 #
 # To rotate to this key instead, add it to SIGNING_KEYS_FILE (README: "Rotating a signing key"):
-#   {"ecdsaKey": "${secrets.ecdsaKey}", "keyId": "302", "keyVersion": "v2", "notBefore": "<when>"}
+# {"ecdsaKey": "${secrets.ecdsaKey}", "keyId": "302", "keyVersion": "v2", "notBefore": "<when>"}
 #
 # Export public key (SubjectPublicKeyInfo PEM):
 ${secrets.ecdsaPublicKeyPem
