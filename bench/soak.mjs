@@ -14,7 +14,8 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { freePort } from '../dist/clients/free-port.js';
 import { startEmbeddedPostgres, throwawayDataDir } from '../dist/db/embedded.js';
-import { claimedPhones, freshKeys, sealedUpload } from './app.mjs';
+import { recentKeys } from '../dist/clients/app.js';
+import { claimedPhones, sealedUpload } from './app.mjs';
 import { httpClient, spawnRole, waitForPing } from './lib.mjs';
 
 const { values } = parseArgs({ options: { 'fuzz-seconds': { type: 'string', default: '20' }, 'fault-rounds': { type: 'string', default: '3' } } });
@@ -97,8 +98,10 @@ try {
   let running = true;
   const load = Promise.all(
     phones.map(async (phone) => {
+      // Each key of its own start interval: MAX_KEYS_PER_START_INTERVAL allows 3 per interval.
+      const own = recentKeys(40, Date.now());
       for (let n = 0; running && n < 40;) {
-        const keys = freshKeys(Date.now()).slice(0, 1);
+        const keys = [own[n]];
         const result = await client.send(ports.submission, 'POST', '/upload', sealedUpload(phone, keys, Date.now())).catch(() => ({ status: 0 }));
         if (result.status === 200) {
           acknowledged.push(Buffer.from(keys[0]?.keyData ?? []).toString('hex'));

@@ -25,6 +25,8 @@ export interface ClaimToken {
   token: string;
   /** What statistics record as the originator of codes issued with this token. */
   label: string;
+  /** The region (MCC) whose codes the portal issues: `token=label@310`; else the first region (or the label, in the legacy form `token=302`). */
+  region: string;
 }
 
 /** Where a server listens; each part left undefined takes the role's default. */
@@ -35,12 +37,16 @@ export interface ListenAddress {
 
 const TOKEN = /^[\x21-\x7e]{20,63}$/;
 
-const claimTokens = z.string().transform((raw, ctx): ClaimToken[] => {
-  const tokens: ClaimToken[] = [];
+/** As written: the region, when given, is resolved against the configured regions later. */
+type WrittenClaimToken = Omit<ClaimToken, 'region'> & { region: string | undefined };
+
+const claimTokens = z.string().transform((raw, ctx): WrittenClaimToken[] => {
+  const tokens: WrittenClaimToken[] = [];
   for (const pair of raw.split(':')) {
     const eq = pair.indexOf('=');
     const token = eq < 0 ? '' : pair.slice(0, eq);
-    const label = eq < 0 ? '' : pair.slice(eq + 1);
+    const bound = eq < 0 ? null : /^(.*)@(\d{3})$/.exec(pair.slice(eq + 1));
+    const label = bound ? bound[1]! : eq < 0 ? '' : pair.slice(eq + 1);
     if (!TOKEN.test(token) || token.includes('=')) {
       ctx.addIssue({ code: 'custom', message: 'each entry must be token=label with a token of 20 to 63 printable characters' });
       return z.NEVER;
@@ -49,7 +55,7 @@ const claimTokens = z.string().transform((raw, ctx): ClaimToken[] => {
       ctx.addIssue({ code: 'custom', message: 'each label must be 1 to 31 characters' });
       return z.NEVER;
     }
-    tokens.push({ token, label });
+    tokens.push({ token, label, region: bound?.[2] });
   }
   if (new Set(tokens.map((t) => t.token)).size !== tokens.length) {
     ctx.addIssue({ code: 'custom', message: 'a token is listed twice' });
@@ -128,7 +134,9 @@ const variables = z.object({
   REGION: z
     .string()
     .regex(/^\d{3}$/, 'must be 3 digits')
-    .default('302'),
+    .optional(),
+  REGIONS: z.string().optional(),
+  REGIONS_FILE: text.optional(),
   MAX_CONSECUTIVE_CLAIM_KEY_FAILURES: smallPositiveInt.default(50),
   CLAIM_KEY_BAN_DURATION_HOURS: positiveInt.default(1),
   MAX_DIAGNOSIS_KEY_RETENTION_DAYS: positiveInt.default(15),
@@ -148,7 +156,7 @@ const variables = z.object({
   ALLOW_SHORT_RETENTION: flag.default(false),
   ENABLE_ENTIRE_PERIOD_BUNDLE: flag.default(true),
   DISABLE_CURRENT_DATE_CHECK: flag.default(true),
-  EXPORT_REGION: text.default('CA'),
+  EXPORT_REGION: text.optional(),
   EXPORT_KEY_ID: text.default('302'),
   EXPORT_KEY_VERSION: text.default('v1'),
   EXPORT_SIGNATURE_ALGORITHM: text.default('1.2.840.10045.4.3.2'),
@@ -229,9 +237,8 @@ export interface ServiceSettings {
 
 export interface SubmissionSettings extends UploadRules {
   /** Never empty. */
+  /** Each with the region its codes' keypairs, and so their keys, belong to. */
   claimTokens: ClaimToken[];
-  /** The region of keypairs, and so of their keys. */
-  region: string;
   /** How many proxies in front of us append to X-Forwarded-For (protocol §6). */
   trustedProxyHops: number;
   /** Peers (CIDRs) whose X-Forwarded-For entries may be believed; any other peer is the client. */
@@ -253,18 +260,42 @@ export interface SubmissionSettings extends UploadRules {
 export interface SigningKeySettings extends SigningKeyValidity {
   /** Hex of a SEC1 DER P-256 private key, or the path of a PEM file. */
   ecdsaKey: string;
+  /** Where it is configured, for an error about it: ECDSA_KEY, or the file and entry. */
+  origin: string;
   keyId: string;
   keyVersion: string;
+}
+
+/** A served region, as configured (REGIONS, REGIONS_FILE, or REGION and EXPORT_REGION). */
+export interface RegionSettings {
+  /** Mobile country code: the region of /retrieve/{mcc}/…, of keypairs and of their keys. */
+  mcc: string;
+  /** The `region` written in its key files. */
+  exportRegion: string;
+  /** Its own signing keys; undefined: the deployment's (SIGNING_KEYS_FILE or ECDSA_KEY). */
+  signingKeys: SigningKeySettings[] | undefined;
+  /** Its own exposure configuration, served under /exposure-configuration/{mcc}/. */
+  exposureConfigurationDir: string | undefined;
+  /** Its own MAX_DIAGNOSIS_KEY_RETENTION_DAYS. */
+  diagnosisKeyRetentionDays: number | undefined;
+}
+
+/** A region as retrieval serves it. */
+export interface RetrievalRegion {
+  mcc: string;
+  exportRegion: string;
+  /** Every key that may sign its files, in the order their signatures are listed; never empty. */
+  signingKeys: SigningKeySettings[];
+  exposureConfigurationDir: string | undefined;
 }
 
 export interface RetrievalSettings {
   /** batched: files hold sealed batches only; immediate: every key as soon as it is stored (the original). */
   keyRelease: KeyRelease;
   retrieveHmacKey: Buffer;
-  /** Every key that may sign, in the order their signatures are listed; never empty. */
-  signingKeys: SigningKeySettings[];
-  /** Export files: region label and the signature algorithm of every key. */
-  exportRegion: string;
+  /** The served regions, by MCC; any other MCC is 404. */
+  regions: RetrievalRegion[];
+  /** The signature algorithm of every key. */
   exportSignatureAlgorithm: string;
   enableEntirePeriodBundle: boolean;
   disableCurrentDateCheck: boolean;
@@ -277,6 +308,8 @@ export interface RetrievalSettings {
 
 export interface PurgeSettings extends RetentionRules {
   intervalMs: number;
+  /** Regions that keep their diagnosis keys for other than diagnosisKeyRetentionDays. */
+  regionRetention: { mcc: string; diagnosisKeyRetentionDays: number }[];
 }
 
 /** What the process that purges also does with KEY_RELEASE=batched: seal each hour's batch. */
@@ -324,12 +357,26 @@ function retentionRules(v: Variables): RetentionRules {
   };
 }
 
+/**
+ * Each portal token's region: the one written after `@`, which must be served; else the
+ * label itself in the legacy form `token=302` (when that region is served); else the first.
+ */
+function claimTokensWithRegions(tokens: WrittenClaimToken[], regions: RegionSettings[]): ClaimToken[] {
+  const served = new Set(regions.map((r) => r.mcc));
+  return tokens.map((t) => {
+    if (t.region !== undefined && !served.has(t.region)) {
+      throw new ConfigError(`KEY_CLAIM_TOKEN: the token labelled ${t.label} issues for region ${t.region}, which is not served (REGIONS)`);
+    }
+    const region = t.region ?? (served.has(t.label) ? t.label : regions[0]!.mcc);
+    return { token: t.token, label: t.label, region };
+  });
+}
+
 export function submissionSettings(v: Variables): SubmissionSettings {
   if (!v.KEY_CLAIM_TOKEN) throw new ConfigError('KEY_CLAIM_TOKEN: required (token=label[:token=label…])');
   const retention = retentionRules(v);
   return {
-    claimTokens: v.KEY_CLAIM_TOKEN,
-    region: v.REGION,
+    claimTokens: claimTokensWithRegions(v.KEY_CLAIM_TOKEN, regionSettings(v)),
     trustedProxyHops: v.TRUSTED_PROXY_HOPS,
     trustedProxies: v.TRUSTED_PROXIES ?? DEFAULT_TRUSTED_PROXIES,
     corsAllowOrigin: v.CORS_ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -352,8 +399,8 @@ const instant = z
   .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time, e.g. 2027-01-01T00:00:00Z')
   .transform((s) => Date.parse(s));
 
-/** SIGNING_KEYS_FILE: a JSON array of the keys that sign, each valid from notBefore until notAfter. */
-const signingKeysFile = z
+/** Keys that sign, each valid from notBefore until notAfter: SIGNING_KEYS_FILE, or a region's own. */
+const signingKeyList = z
   .array(
     z.strictObject({
       ecdsaKey: text,
@@ -372,42 +419,124 @@ const signingKeysFile = z
     }
     const ids = keys.map((k) => `${k.keyId}/${k.keyVersion}`);
     if (new Set(ids).size !== ids.length) ctx.addIssue({ code: 'custom', message: 'a key id and version is listed twice' });
-  });
+  })
+  .transform((keys) =>
+    keys.map((k) => ({ ecdsaKey: k.ecdsaKey, keyId: k.keyId, keyVersion: k.keyVersion, notBeforeMs: k.notBefore, notAfterMs: k.notAfter })),
+  );
 
-/** The signing keys: SIGNING_KEYS_FILE, or ECDSA_KEY with EXPORT_KEY_ID and EXPORT_KEY_VERSION as its one-key short form. */
-function signingKeys(v: Variables): SigningKeySettings[] {
-  if (v.SIGNING_KEYS_FILE && v.ECDSA_KEY) throw new ConfigError('SIGNING_KEYS_FILE: set it or ECDSA_KEY, not both');
-  if (!v.SIGNING_KEYS_FILE) {
-    if (!v.ECDSA_KEY) throw new ConfigError('ECDSA_KEY: required (hex SEC1 DER P-256 private key, or a PEM file path), or SIGNING_KEYS_FILE');
-    return [{ ecdsaKey: v.ECDSA_KEY, keyId: v.EXPORT_KEY_ID, keyVersion: v.EXPORT_KEY_VERSION, notBeforeMs: undefined, notAfterMs: undefined }];
-  }
-  let json: unknown;
+/** Where each key of a list came from, for errors about it. */
+const keysFrom = (origin: string, keys: Omit<SigningKeySettings, 'origin'>[]): SigningKeySettings[] =>
+  keys.map((k) => ({ ...k, origin: `${origin} (key ${k.keyId}/${k.keyVersion})` }));
+
+/** The served regions: REGIONS (`302=CA,310=US`) and REGIONS_FILE (JSON, with each region's own settings) both end here. */
+const regionList = z
+  .array(
+    z.strictObject({
+      mcc: z.string().regex(/^\d{3}$/, 'must be 3 digits (a mobile country code)'),
+      exportRegion: text,
+      signingKeys: signingKeyList.optional(),
+      exposureConfigurationDir: text.optional(),
+      diagnosisKeyRetentionDays: z.number().int().positive().optional(),
+    }),
+  )
+  .min(1, 'must list at least one region')
+  .superRefine((regions, ctx) => {
+    const mccs = regions.map((r) => r.mcc);
+    if (new Set(mccs).size !== mccs.length) ctx.addIssue({ code: 'custom', message: 'a region (MCC) is listed twice' });
+  })
+  .transform((regions): RegionSettings[] =>
+    regions.map((r) => ({
+      mcc: r.mcc,
+      exportRegion: r.exportRegion,
+      signingKeys: r.signingKeys && keysFrom(`REGIONS_FILE region ${r.mcc}`, r.signingKeys),
+      exposureConfigurationDir: r.exposureConfigurationDir,
+      diagnosisKeyRetentionDays: r.diagnosisKeyRetentionDays,
+    })),
+  );
+
+/** Parses `value` with `schema`, or throws the first issue, named by `variable` and where it lies. */
+function parseWith<T>(variable: string, schema: z.ZodType<T, unknown>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new ConfigError(`${variable}: ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`);
+}
+
+function readJsonFile(variable: string, file: string): unknown {
   try {
-    json = JSON.parse(readFileSync(v.SIGNING_KEYS_FILE, 'utf8'));
+    return JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new ConfigError(`SIGNING_KEYS_FILE: ${(err as Error).message}`);
+    throw new ConfigError(`${variable}: ${(err as Error).message}`);
   }
-  const parsed = signingKeysFile.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`SIGNING_KEYS_FILE: ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`);
+}
+
+/**
+ * The served regions, first the one whose codes a portal token without `@region` issues.
+ * REGION and EXPORT_REGION are the short form of a one-region list (default 302=CA).
+ */
+export function regionSettings(v: Variables): RegionSettings[] {
+  if (v.REGIONS && v.REGIONS_FILE) throw new ConfigError('REGIONS_FILE: set it or REGIONS, not both');
+  if ((v.REGIONS || v.REGIONS_FILE) && (v.REGION || v.EXPORT_REGION)) {
+    throw new ConfigError(`${v.REGION ? 'REGION' : 'EXPORT_REGION'}: set REGIONS or REGIONS_FILE, or REGION and EXPORT_REGION, not both`);
   }
-  return parsed.data.map((k) => ({
-    ecdsaKey: k.ecdsaKey,
-    keyId: k.keyId,
-    keyVersion: k.keyVersion,
-    notBeforeMs: k.notBefore,
-    notAfterMs: k.notAfter,
-  }));
+  if (v.REGIONS_FILE) return parseWith('REGIONS_FILE', regionList, readJsonFile('REGIONS_FILE', v.REGIONS_FILE));
+  if (v.REGIONS) {
+    const entries = v.REGIONS.split(',').map((entry) => {
+      const eq = entry.indexOf('=');
+      return eq < 0 ? { mcc: entry } : { mcc: entry.slice(0, eq).trim(), exportRegion: entry.slice(eq + 1).trim() };
+    });
+    return parseWith('REGIONS', regionList, entries);
+  }
+  return [
+    {
+      mcc: v.REGION ?? '302',
+      exportRegion: v.EXPORT_REGION ?? 'CA',
+      signingKeys: undefined,
+      exposureConfigurationDir: undefined,
+      diagnosisKeyRetentionDays: undefined,
+    },
+  ];
+}
+
+/**
+ * The signing keys of regions that have none of their own: SIGNING_KEYS_FILE, or ECDSA_KEY
+ * with EXPORT_KEY_ID and EXPORT_KEY_VERSION as its one-key short form. Required only when
+ * some region needs them.
+ */
+function defaultSigningKeys(v: Variables, regions: RegionSettings[]): SigningKeySettings[] {
+  if (v.SIGNING_KEYS_FILE && v.ECDSA_KEY) throw new ConfigError('SIGNING_KEYS_FILE: set it or ECDSA_KEY, not both');
+  if (v.SIGNING_KEYS_FILE) {
+    return keysFrom('SIGNING_KEYS_FILE', parseWith('SIGNING_KEYS_FILE', signingKeyList, readJsonFile('SIGNING_KEYS_FILE', v.SIGNING_KEYS_FILE)));
+  }
+  if (v.ECDSA_KEY) {
+    return [
+      {
+        ecdsaKey: v.ECDSA_KEY,
+        keyId: v.EXPORT_KEY_ID,
+        keyVersion: v.EXPORT_KEY_VERSION,
+        notBeforeMs: undefined,
+        notAfterMs: undefined,
+        origin: 'ECDSA_KEY',
+      },
+    ];
+  }
+  if (regions.every((r) => r.signingKeys)) return [];
+  throw new ConfigError('ECDSA_KEY: required (hex SEC1 DER P-256 private key, or a PEM file path), or SIGNING_KEYS_FILE');
 }
 
 export function retrievalSettings(v: Variables): RetrievalSettings {
   if (!v.RETRIEVE_HMAC_KEY) throw new ConfigError('RETRIEVE_HMAC_KEY: required (hex, at least 64 characters)');
+  const regions = regionSettings(v);
+  const signingKeys = defaultSigningKeys(v, regions);
   return {
     keyRelease: v.KEY_RELEASE,
     retrieveHmacKey: v.RETRIEVE_HMAC_KEY,
-    signingKeys: signingKeys(v),
-    exportRegion: v.EXPORT_REGION,
+    regions: regions.map((r) => ({
+      mcc: r.mcc,
+      exportRegion: r.exportRegion,
+      signingKeys: r.signingKeys ?? signingKeys,
+      exposureConfigurationDir: r.exposureConfigurationDir,
+    })),
     exportSignatureAlgorithm: v.EXPORT_SIGNATURE_ALGORITHM,
     enableEntirePeriodBundle: v.ENABLE_ENTIRE_PERIOD_BUNDLE,
     disableCurrentDateCheck: v.DISABLE_CURRENT_DATE_CHECK,
@@ -419,7 +548,10 @@ export function retrievalSettings(v: Variables): RetrievalSettings {
 }
 
 export function purgeSettings(v: Variables): PurgeSettings {
-  return { ...retentionRules(v), intervalMs: v.PURGE_INTERVAL_SECONDS * 1000 };
+  const regionRetention = regionSettings(v).flatMap((r) =>
+    r.diagnosisKeyRetentionDays === undefined ? [] : [{ mcc: r.mcc, diagnosisKeyRetentionDays: r.diagnosisKeyRetentionDays }],
+  );
+  return { ...retentionRules(v), intervalMs: v.PURGE_INTERVAL_SECONDS * 1000, regionRetention };
 }
 
 export function releaseSettings(v: Variables): ReleaseSettings {
@@ -441,7 +573,18 @@ export function loadConfig(env: Environment, role: Role): Config {
   let shortRetention: string[];
   try {
     shortRetention = checkRetention(retentionRules(v), v.ALLOW_SHORT_RETENTION);
+    for (const region of regionSettings(v)) {
+      if (region.diagnosisKeyRetentionDays === undefined) continue;
+      let short: string[];
+      try {
+        short = checkRetention({ ...retentionRules(v), diagnosisKeyRetentionDays: region.diagnosisKeyRetentionDays }, v.ALLOW_SHORT_RETENTION);
+      } catch (err) {
+        throw new ConfigError(`REGIONS_FILE region ${region.mcc}: ${(err as Error).message}`);
+      }
+      shortRetention.push(...short.filter((s) => !shortRetention.includes(s)).map((s) => `region ${region.mcc}: ${s}`));
+    }
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError((err as Error).message);
   }
   return {

@@ -2,8 +2,8 @@
 // an orderly stop of whatever was started, in reverse.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { ConfigError, type Config, type RetrievalSettings } from './config.js';
-import type { RetrievalSigningKey } from './retrieval/context.js';
+import { ConfigError, type Config, type RetrievalRegion, type RetrievalSettings } from './config.js';
+import type { RetrievalSigningKey, ServedRegion } from './retrieval/context.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { closePool, databaseAnswers, ensureDatabase, openPool, type Pool, type PoolTimeouts } from './db/pool.js';
@@ -40,28 +40,28 @@ const ALL_INTERFACES = '0.0.0.0';
 
 // Each role loads only its own modules (the other server's, the signing library): a
 // smaller process that starts faster.
-async function loadSigningKeys(retrieval: RetrievalSettings): Promise<RetrievalSigningKey[]> {
+async function loadRegions(retrieval: RetrievalSettings): Promise<Map<string, ServedRegion>> {
   const { loadExportSigner } = await import('./crypto/export-signer.js');
-  return retrieval.signingKeys.map((k) => {
-    try {
-      return {
-        signer: loadExportSigner(k.ecdsaKey),
-        signatureInfo: { verificationKeyId: k.keyId, verificationKeyVersion: k.keyVersion, signatureAlgorithm: retrieval.exportSignatureAlgorithm },
-        notBeforeMs: k.notBeforeMs,
-        notAfterMs: k.notAfterMs,
-      };
-    } catch (err) {
-      throw new ConfigError(
-        `${retrieval.signingKeys.length > 1 ? `SIGNING_KEYS_FILE (key ${k.keyId}/${k.keyVersion})` : 'ECDSA_KEY'}: ${(err as Error).message}`,
-      );
-    }
-  });
+  const loadKeys = (region: RetrievalRegion): RetrievalSigningKey[] =>
+    region.signingKeys.map((k) => {
+      try {
+        return {
+          signer: loadExportSigner(k.ecdsaKey),
+          signatureInfo: { verificationKeyId: k.keyId, verificationKeyVersion: k.keyVersion, signatureAlgorithm: retrieval.exportSignatureAlgorithm },
+          notBeforeMs: k.notBeforeMs,
+          notAfterMs: k.notAfterMs,
+        };
+      } catch (err) {
+        throw new ConfigError(`${k.origin}: ${(err as Error).message}`);
+      }
+    });
+  return new Map(retrieval.regions.map((r) => [r.mcc, { mcc: r.mcc, exportRegion: r.exportRegion, signingKeys: loadKeys(r) }]));
 }
 
 export async function startRole(role: Role, config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
   const spec = roleSpec(role);
   // A bad signing key stops start-up before anything is started.
-  const signingKeys = config.retrieval && (await loadSigningKeys(config.retrieval));
+  const regions = config.retrieval && (await loadRegions(config.retrieval));
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of [...stops].reverse()) await stop().catch((err: unknown) => log.warn(errorFields(err), 'stop failed'));
@@ -148,7 +148,7 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
       stops.push(() => app.close());
       urls['key-submission'] = await listen(app, host, portOf('key-submission'));
     }
-    if (config.retrieval && signingKeys && readPool) {
+    if (config.retrieval && regions && readPool) {
       const { buildRetrievalServer } = await import('./retrieval/app.js');
       const { ExportCache } = await import('./exports/cache.js');
       const cache = new ExportCache(config.retrieval.exportCacheBytes);
@@ -158,7 +158,7 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
         pool: readPool,
         clock,
         log,
-        signingKeys,
+        regions,
         cache,
         telemetry,
         ready,

@@ -29,7 +29,6 @@ describe('configuration', () => {
       initialRemainingKeys: 43,
       encryptionKeyValidityDays: 15,
       oneTimeCodeExpiryMinutes: 1440,
-      region: '302',
       trustedProxyHops: 1,
     });
     expect(config.purge).toMatchObject({
@@ -41,6 +40,7 @@ describe('configuration', () => {
       intervalMs: 30_000,
     });
     expect(config.retrieval).toMatchObject({ enableEntirePeriodBundle: true, disableCurrentDateCheck: true });
+    expect(config.retrieval!.regions.map((r) => [r.mcc, r.exportRegion])).toEqual([['302', 'CA']]);
     expect(config.service.featureFlags).toEqual({ enableEntirePeriodBundle: true, disableCurrentDateCheck: true });
     expect(config.service.listen).toEqual({ host: undefined, port: undefined });
     expect(config.database.url).toBeUndefined();
@@ -48,8 +48,8 @@ describe('configuration', () => {
 
   it('parses KEY_CLAIM_TOKEN pairs', () => {
     expect(load({ KEY_CLAIM_TOKEN: `${TOKEN}=ontario:${'b'.repeat(63)}=302` }).submission!.claimTokens).toEqual([
-      { token: TOKEN, label: 'ontario' },
-      { token: 'b'.repeat(63), label: '302' },
+      { token: TOKEN, label: 'ontario', region: '302' },
+      { token: 'b'.repeat(63), label: '302', region: '302' },
     ]);
   });
 
@@ -149,15 +149,29 @@ describe('SIGNING_KEYS_FILE', () => {
       { ecdsaKey: 'ab', keyId: '302', keyVersion: 'v1', notAfter: '2027-01-01T12:00:00Z' },
       { ecdsaKey: 'cd', keyId: '302', keyVersion: 'v2', notBefore: '2027-01-01T00:00:00Z' },
     ]);
-    expect(config.retrieval!.signingKeys).toEqual([
-      { ecdsaKey: 'ab', keyId: '302', keyVersion: 'v1', notBeforeMs: undefined, notAfterMs: Date.UTC(2027, 0, 1, 12) },
-      { ecdsaKey: 'cd', keyId: '302', keyVersion: 'v2', notBeforeMs: Date.UTC(2027, 0, 1), notAfterMs: undefined },
+    expect(config.retrieval!.regions[0]!.signingKeys).toEqual([
+      {
+        ecdsaKey: 'ab',
+        keyId: '302',
+        keyVersion: 'v1',
+        notBeforeMs: undefined,
+        notAfterMs: Date.UTC(2027, 0, 1, 12),
+        origin: 'SIGNING_KEYS_FILE (key 302/v1)',
+      },
+      {
+        ecdsaKey: 'cd',
+        keyId: '302',
+        keyVersion: 'v2',
+        notBeforeMs: Date.UTC(2027, 0, 1),
+        notAfterMs: undefined,
+        origin: 'SIGNING_KEYS_FILE (key 302/v2)',
+      },
     ]);
   });
 
   it('makes ECDSA_KEY with EXPORT_KEY_ID and EXPORT_KEY_VERSION the one-key form', () => {
-    expect(load({ EXPORT_KEY_ID: '310', EXPORT_KEY_VERSION: 'v7' }).retrieval!.signingKeys).toEqual([
-      { ecdsaKey: 'ab', keyId: '310', keyVersion: 'v7', notBeforeMs: undefined, notAfterMs: undefined },
+    expect(load({ EXPORT_KEY_ID: '310', EXPORT_KEY_VERSION: 'v7' }).retrieval!.regions[0]!.signingKeys).toEqual([
+      { ecdsaKey: 'ab', keyId: '310', keyVersion: 'v7', notBeforeMs: undefined, notAfterMs: undefined, origin: 'ECDSA_KEY' },
     ]);
   });
 
@@ -172,5 +186,79 @@ describe('SIGNING_KEYS_FILE', () => {
     );
     expect(error([{ ...key, notBefore: 'tomorrow' }])).toMatch(/^SIGNING_KEYS_FILE: 0\.notBefore: must be an ISO 8601 time/);
     expect(error([{ ...key, keyID: 'typo' }])).toMatch(/^SIGNING_KEYS_FILE: /);
+  });
+});
+
+describe('regions', () => {
+  const regionsOf = (env: Record<string, string>) => load(env).retrieval!.regions.map((r) => `${r.mcc}=${r.exportRegion}`);
+  const regionOf = (env: Record<string, string>) => load(env).submission!.claimTokens.map((t) => `${t.label}@${t.region}`);
+  const error = (env: Record<string, string>) => {
+    try {
+      load(env);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'no error';
+  };
+
+  it('serves 302=CA by default, with REGION and EXPORT_REGION as the one-region form', () => {
+    expect(regionsOf({})).toEqual(['302=CA']);
+    expect(regionsOf({ REGION: '310', EXPORT_REGION: 'US' })).toEqual(['310=US']);
+    expect(regionsOf({ REGIONS: '302=CA,310=US' })).toEqual(['302=CA', '310=US']);
+  });
+
+  it('binds each portal token to a served region: @mcc, the legacy label, or the first', () => {
+    const tokens = `${'a'.repeat(20)}=ontario:${'b'.repeat(20)}=texas@310:${'c'.repeat(20)}=302:${'d'.repeat(20)}=310`;
+    expect(regionOf({ REGIONS: '302=CA,310=US', KEY_CLAIM_TOKEN: tokens })).toEqual(['ontario@302', 'texas@310', '302@302', '310@310']);
+    expect(error({ KEY_CLAIM_TOKEN: `${'b'.repeat(20)}=texas@310` })).toBe(
+      'KEY_CLAIM_TOKEN: the token labelled texas issues for region 310, which is not served (REGIONS)',
+    );
+  });
+
+  it('names what is wrong', () => {
+    expect(error({ REGIONS: '302=CA,302=US' })).toBe('REGIONS: a region (MCC) is listed twice');
+    expect(error({ REGIONS: '30=CA' })).toBe('REGIONS: 0.mcc: must be 3 digits (a mobile country code)');
+    expect(error({ REGIONS: '302' })).toMatch(/^REGIONS: 0\.exportRegion: /);
+    expect(error({ REGIONS: '302=CA', REGION: '302' })).toBe('REGION: set REGIONS or REGIONS_FILE, or REGION and EXPORT_REGION, not both');
+  });
+
+  it('reads REGIONS_FILE with each region’s own signing keys, exposure configuration and retention', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'regions-'));
+    try {
+      const file = path.join(dir, 'regions.json');
+      writeFileSync(
+        file,
+        JSON.stringify([
+          { mcc: '302', exportRegion: 'CA' },
+          {
+            mcc: '310',
+            exportRegion: 'US',
+            signingKeys: [{ ecdsaKey: 'cd', keyId: '310', keyVersion: 'v1' }],
+            exposureConfigurationDir: dir,
+            diagnosisKeyRetentionDays: 16,
+          },
+        ]),
+      );
+      const config = load({ REGIONS_FILE: file });
+      expect(config.retrieval!.regions).toEqual([
+        {
+          mcc: '302',
+          exportRegion: 'CA',
+          signingKeys: [expect.objectContaining({ ecdsaKey: 'ab', origin: 'ECDSA_KEY' })],
+          exposureConfigurationDir: undefined,
+        },
+        {
+          mcc: '310',
+          exportRegion: 'US',
+          signingKeys: [expect.objectContaining({ ecdsaKey: 'cd', keyId: '310', origin: 'REGIONS_FILE region 310 (key 310/v1)' })],
+          exposureConfigurationDir: dir,
+        },
+      ]);
+      expect(config.purge!.regionRetention).toEqual([{ mcc: '310', diagnosisKeyRetentionDays: 16 }]);
+      writeFileSync(file, JSON.stringify([{ mcc: '310', exportRegion: 'US', diagnosisKeyRetentionDays: 30 }]));
+      expect(error({ REGIONS_FILE: file })).toMatch(/^REGIONS_FILE region 310: MAX_DIAGNOSIS_KEY_RETENTION_DAYS: 30 would keep data past 21 days/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

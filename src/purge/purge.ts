@@ -53,9 +53,14 @@ export async function purgeOnce(
     const nowMs = clock.now();
     const today = utcDate(nowMs);
     // Each cut-off is the one the stores use to decide what is still valid.
-    const firstHourKept = firstSubmissionHourKept(nowMs, rules);
-    const diagnosisKeys = await deleteOldDiagnosisKeys(client, firstHourKept);
-    const paddingKeys = await deleteOldPaddingKeys(client, firstHourKept);
+    const cutOffs = {
+      firstHourKept: firstSubmissionHourKept(nowMs, rules),
+      byRegion: rules.regionRetention.map((r) => ({ mcc: r.mcc, firstHourKept: firstSubmissionHourKept(nowMs, r) })),
+    };
+    // Batch records and versions go once no region keeps anything of their hours.
+    const firstHourKept = Math.min(cutOffs.firstHourKept, ...cutOffs.byRegion.map((r) => r.firstHourKept));
+    const diagnosisKeys = await deleteOldDiagnosisKeys(client, cutOffs);
+    const paddingKeys = await deleteOldPaddingKeys(client, cutOffs);
     const unclaimedCodes = await deleteUnclaimedCodes(client, oneTimeCodesCreatedAfter(nowMs, rules), today);
     const expired = await deleteExpiredKeypairs(client, keypairsCreatedAfter(nowMs, rules), rules.initialRemainingKeys, today);
     const exhaustedKeypairs = await deleteExhaustedKeypairs(client, today);

@@ -29,13 +29,37 @@ async function run(client: Client, sql: string, date: string, params: unknown[])
   return (await client.query<{ deleted: number; unused: number }>(sql, [date, ...params])).rows[0]!;
 }
 
-export async function deleteOldDiagnosisKeys(client: Client, firstHourKept: number): Promise<number> {
-  return (await client.query('DELETE FROM diagnosis_keys WHERE hour_of_submission < $1', [firstHourKept])).rowCount ?? 0;
+/** A cut-off per region: `firstHourKept` for every region but those `byRegion` names. */
+export interface HourCutOffs {
+  firstHourKept: number;
+  byRegion: { mcc: string; firstHourKept: number }[];
+}
+
+/** `table`'s rows older than their region's cut-off; `hourColumn` is what the cut-off applies to. */
+async function deleteByRegionCutOff(
+  client: Client,
+  table: 'diagnosis_keys' | 'padding_keys',
+  hourColumn: string,
+  cutOffs: HourCutOffs,
+): Promise<number> {
+  const others = cutOffs.byRegion.map((r) => r.mcc);
+  let deleted =
+    (await client.query(`DELETE FROM ${table} WHERE ${hourColumn} < $1 AND region <> ALL($2::text[])`, [cutOffs.firstHourKept, others])).rowCount ??
+    0;
+  for (const region of cutOffs.byRegion) {
+    deleted +=
+      (await client.query(`DELETE FROM ${table} WHERE ${hourColumn} < $1 AND region = $2`, [region.firstHourKept, region.mcc])).rowCount ?? 0;
+  }
+  return deleted;
+}
+
+export async function deleteOldDiagnosisKeys(client: Client, cutOffs: HourCutOffs): Promise<number> {
+  return deleteByRegionCutOff(client, 'diagnosis_keys', 'hour_of_submission', cutOffs);
 }
 
 /** Padding of batches sealed before the first hour kept: the rule of real keys, as its hour is the batch's. */
-export async function deleteOldPaddingKeys(client: Client, firstHourKept: number): Promise<number> {
-  return (await client.query('DELETE FROM padding_keys WHERE released_in < $1', [firstHourKept])).rowCount ?? 0;
+export async function deleteOldPaddingKeys(client: Client, cutOffs: HourCutOffs): Promise<number> {
+  return deleteByRegionCutOff(client, 'padding_keys', 'released_in', cutOffs);
 }
 
 /** The records of those batches, after their padding went (in a later transaction). */

@@ -10,7 +10,16 @@ import { registerRetrieve } from './retrieve.js';
 export function buildRetrievalServer(ctx: RetrievalContext): FastifyInstance {
   const app = createHttpServer(ctx.service, ctx.log, ctx.telemetry, ctx.ready);
   registerRetrieve(app, ctx);
-  registerExposureConfiguration(app, loadExposureConfiguration(ctx.settings.exposureConfigurationDir ?? DEFAULT_EXPOSURE_CONFIGURATION_DIR));
+  const byRegion = new Map(
+    ctx.settings.regions.flatMap((r) =>
+      r.exposureConfigurationDir ? [[r.mcc, loadExposureConfiguration(r.exposureConfigurationDir)] as const] : [],
+    ),
+  );
+  registerExposureConfiguration(
+    app,
+    loadExposureConfiguration(ctx.settings.exposureConfigurationDir ?? DEFAULT_EXPOSURE_CONFIGURATION_DIR),
+    byRegion,
+  );
   registerEvents(app, ctx);
   return app;
 }

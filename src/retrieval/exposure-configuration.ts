@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { notFound, notModified } from '../http/responses.js';
 
 export const DEFAULT_EXPOSURE_CONFIGURATION_DIR = fileURLToPath(new URL('../../exposure-configuration/', import.meta.url));
@@ -31,13 +31,25 @@ export function loadExposureConfiguration(dir: string): Map<string, Configuratio
   return files;
 }
 
-export function registerExposureConfiguration(app: FastifyInstance, files: Map<string, ConfigurationFile>): void {
-  app.get<{ Params: { file: string } }>('/exposure-configuration/:file', (request, reply) => {
-    const name = request.params.file.endsWith('.json') ? request.params.file.slice(0, -5) : undefined;
-    const file = name === undefined ? undefined : files.get(name);
+/**
+ * /exposure-configuration/{name}.json from `files`, and /exposure-configuration/{mcc}/{name}.json
+ * from the folder of each region that has one of its own (REGIONS_FILE).
+ */
+export function registerExposureConfiguration(
+  app: FastifyInstance,
+  files: Map<string, ConfigurationFile>,
+  byRegion: Map<string, Map<string, ConfigurationFile>> = new Map(),
+): void {
+  const serve = (request: FastifyRequest, reply: FastifyReply, from: Map<string, ConfigurationFile> | undefined, requested: string) => {
+    const name = requested.endsWith('.json') ? requested.slice(0, -5) : undefined;
+    const file = name === undefined ? undefined : from?.get(name);
     if (!file) return notFound(reply);
     reply.header('etag', file.etag).header('cache-control', 'no-cache');
     if (notModified(request.headers['if-none-match'], file.etag)) return reply.code(304).send();
     return reply.header('content-type', 'application/json; charset=utf-8').send(file.body);
-  });
+  };
+  app.get<{ Params: { file: string } }>('/exposure-configuration/:file', (request, reply) => serve(request, reply, files, request.params.file));
+  app.get<{ Params: { mcc: string; file: string } }>('/exposure-configuration/:mcc/:file', (request, reply) =>
+    serve(request, reply, byRegion.get(request.params.mcc), request.params.file),
+  );
 }

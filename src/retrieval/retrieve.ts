@@ -6,7 +6,7 @@ import { cachedExport, ExportCache, type CachedExport } from '../exports/cache.j
 import { notFound, notModified, sendText, unauthorized } from '../http/responses.js';
 import { hmacAuthorised, keyWindow, type KeyWindow } from '../protocol/retrieve.js';
 import { signingKeysAt } from '../protocol/signing-keys.js';
-import type { RetrievalContext, RetrievalSigningKey } from './context.js';
+import type { RetrievalContext, RetrievalSigningKey, ServedRegion } from './context.js';
 import { FreshReads } from './fresh-reads.js';
 import { windowVersion, withWindowKeys } from './store.js';
 import { errorFields } from '../logger.js';
@@ -19,10 +19,10 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
   const signedBy = (keys: readonly RetrievalSigningKey[]) =>
     keys.map((k) => `${k.signatureInfo.verificationKeyId}/${k.signatureInfo.verificationKeyVersion}`).join(',');
 
-  const cacheKey = (region: string, window: KeyWindow, version: string, signers: readonly RetrievalSigningKey[]) =>
+  const cacheKey = (region: ServedRegion, window: KeyWindow, version: string, signers: readonly RetrievalSigningKey[]) =>
     ExportCache.key([
       ctx.settings.keyRelease,
-      region,
+      region.mcc,
       window.firstHour,
       window.endHour,
       window.minRollingStartIntervalExclusive,
@@ -31,11 +31,11 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
     ]);
 
   /** A cache miss: read the keys and version in one snapshot, build, remember under that version. */
-  const build = (region: string, window: KeyWindow, signers: readonly RetrievalSigningKey[]): Promise<CachedExport> =>
-    withWindowKeys(ctx.pool, region, window, ctx.settings.keyRelease, async ({ version, batches }) => {
+  const build = (region: ServedRegion, window: KeyWindow, signers: readonly RetrievalSigningKey[]): Promise<CachedExport> =>
+    withWindowKeys(ctx.pool, region.mcc, window, ctx.settings.keyRelease, async ({ version, batches }) => {
       const started = performance.now();
       const built = await buildExport(
-        { startTimestamp: window.startTimestamp, endTimestamp: window.endTimestamp, region: ctx.settings.exportRegion },
+        { startTimestamp: window.startTimestamp, endTimestamp: window.endTimestamp, region: region.exportRegion },
         signers,
         batches,
       );
@@ -48,16 +48,19 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
     });
 
   const handle = async (request: FastifyRequest<{ Params: { region: string; day: string; '*': string } }>, reply: FastifyReply) => {
-    const { region, day, '*': hmac } = request.params;
-    if (!/^\d{3}$/.test(region) || !/^\d{5}$/.test(day)) return notFound(reply);
+    const { region: mcc, day, '*': hmac } = request.params;
+    if (!/^\d{3}$/.test(mcc) || !/^\d{5}$/.test(day)) return notFound(reply);
     const nowMs = ctx.clock.now();
-    if (!hmacAuthorised(hmac, hmacKey, region, day, nowMs)) return unauthorized(reply);
+    // Auth first, over the MCC asked for: one region's HMAC opens no other.
+    if (!hmacAuthorised(hmac, hmacKey, mcc, day, nowMs)) return unauthorized(reply);
     if (request.method !== 'GET') return sendText(reply, 405, 'method not allowed');
+    const region = ctx.regions.get(mcc);
+    if (!region) return sendText(reply, 404, 'region not served');
     const decision = keyWindow(day, nowMs, ctx.settings);
     if (!decision.ok) return sendText(reply, decision.status, decision.message);
 
     // Every key valid at the start of this hour signs; with none, no file can be trusted.
-    const signers = signingKeysAt(ctx.signingKeys, nowMs);
+    const signers = signingKeysAt(region.signingKeys, nowMs);
     if (signers.length === 0) {
       request.log.error('no signing key is valid now: check the notBefore and notAfter of SIGNING_KEYS_FILE');
       return sendText(reply, 500, 'server error');

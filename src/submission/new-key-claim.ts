@@ -23,15 +23,16 @@ export function registerNewKeyClaim(app: FastifyInstance, ctx: SubmissionContext
         .send();
     }
     if (request.method !== 'POST') return unauthorized(reply);
-    const originator = authenticatePortal(request.headers.authorization, ctx.settings);
-    if (originator === undefined) return unauthorized(reply);
+    const portal = authenticatePortal(request.headers.authorization, ctx.settings);
+    if (portal === undefined) return unauthorized(reply);
+    const { originator, region } = portal;
 
     let result;
     try {
       result = await issueOneTimeCode(
         ctx.pool,
         ctx.settings,
-        { originator, hashId, nowMs: ctx.clock.now() },
+        { originator, region, hashId, nowMs: ctx.clock.now() },
         generateOneTimeCode,
         generateBoxKeypair,
       );

@@ -10,7 +10,6 @@ import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
 import type { UploadRules } from '../protocol/upload.js';
 
 export interface SubmissionRules {
-  region: string;
   initialRemainingKeys: number;
   oneTimeCodeExpiryMinutes: number;
   encryptionKeyValidityDays: number;
@@ -30,7 +29,7 @@ export type NewCodeResult = { ok: true; code: string; regenerated: boolean } | {
 export async function issueOneTimeCode(
   pool: Pool,
   rules: SubmissionRules,
-  request: { originator: string; hashId: string | undefined; nowMs: number },
+  request: { originator: string; region: string; hashId: string | undefined; nowMs: number },
   makeCode: () => string,
   makeKeypair: () => BoxKeypair,
 ): Promise<NewCodeResult> {
@@ -63,7 +62,7 @@ export async function issueOneTimeCode(
             code,
             rules.initialRemainingKeys,
             new Date(request.nowMs),
-            rules.region,
+            request.region,
             request.originator,
             request.hashId ?? null,
           ],

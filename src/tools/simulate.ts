@@ -123,8 +123,8 @@ export async function simulateCommand(args: string[]): Promise<number> {
       portalToken: submission.claimTokens[0]!.token,
       hmacKey: retrieval.retrieveHmacKey,
       // Phones that trust the first signing key, read as the servers read it: hex, or the path of a PEM file.
-      publicKey: loadExportSigner(retrieval.signingKeys[0]!.ecdsaKey).publicKey,
-      region: submission.region,
+      publicKey: loadExportSigner(retrieval.regions[0]!.signingKeys[0]!.ecdsaKey).publicKey,
+      region: retrieval.regions[0]!.mcc,
       setTime: (ms) => clock.set(ms),
       ...(running.runChores ? { runChores: running.runChores } : {}),
       ...(config.release?.policy === 'batched' ? { embargoMinutes: config.release.embargoMinutes } : {}),

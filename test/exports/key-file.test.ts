@@ -1,4 +1,4 @@
-import { randomBytes, verify } from 'node:crypto';
+import { createHash, randomBytes, verify } from 'node:crypto';
 import JSZip from 'jszip';
 import { describe, expect, it } from 'vitest';
 import { covidshield } from '../../generated/covidshield.js';
@@ -79,5 +79,29 @@ describe('buildExport', () => {
     const digest = randomBytes(32);
     expect(fromPem.signDigest(digest).equals(signer.signDigest(digest))).toBe(true);
     expect(() => loadExportSigner('00ff')).toThrow();
+  });
+});
+
+describe('one signing key, one region: the bytes of before', () => {
+  // A fixed P-256 key, keys and window; the hash is of the file that commit 687d460 (one
+  // signature, before rotation and regions) built from them. Deterministic ECDSA makes the
+  // whole zip reproducible, so any change to what is written shows here.
+  const FIXED_KEY =
+    '307702010104200bd20bfa725e95a453563cf97a710cf5a395e7a720b6295983e956c3a6255989a00a06082a8648ce3d030107a14403420004e3973add792b3d2934cec89615d06b440dc5a915a6afe148214eeda822f55d469d73123ed163a9a4b4098f0d9d6049cfdb98a40c17c03b5b3f7a94189e4453c2';
+  const BEFORE = '98c52c4db88424e7cd4b116e5b62e294a54d6891901fca2da65aff02dacd4ef9';
+
+  it('builds byte for byte the file the one-key server built', async () => {
+    const keys = Array.from({ length: 300 }, (_, i) => ({
+      keyData: createHash('sha256').update(String(i)).digest().subarray(0, 16),
+      rollingStartIntervalNumber: 2_833_200 - (i % 14) * 144,
+      rollingPeriod: i % 7 === 0 ? 72 : 144,
+      transmissionRiskLevel: i % 9,
+    })).sort((a, b) => Buffer.compare(a.keyData, b.keyData));
+    const built = await buildExport(
+      window,
+      [{ signatureInfo: info, signer: loadExportSigner(FIXED_KEY) }],
+      batches(keys.slice(0, 100), keys.slice(100)),
+    );
+    expect(createHash('sha256').update(built.zip).digest('hex')).toBe(BEFORE);
   });
 });

@@ -16,10 +16,10 @@ export function issueCode(submissionUrl: string, options: { token?: string; hash
   return portal.issueCode(submissionUrl, options.token ?? PORTAL_TOKEN, options.hashId);
 }
 
-/** A phone that has claimed a fresh code. */
-export async function claimedPhone(submissionUrl: string): Promise<Phone> {
+/** A phone that has claimed a fresh code (from the portal of `token`, or this suite's). */
+export async function claimedPhone(submissionUrl: string, token?: string): Promise<Phone> {
   const phone = new Phone();
-  const claim = await phone.claim(submissionUrl, await issueCode(submissionUrl));
+  const claim = await phone.claim(submissionUrl, await issueCode(submissionUrl, token === undefined ? {} : { token }));
   if (claim.status !== 200) throw new Error(`claim answered ${claim.status}`);
   return phone;
 }

@@ -15,7 +15,7 @@ const issue = (makeCode: () => string, makeKeypair = generateBoxKeypair) =>
   issueOneTimeCode(
     system.db,
     system.config.submission!,
-    { originator: 'portal-one', hashId: undefined, nowMs: system.clock.now() },
+    { originator: 'portal-one', region: '302', hashId: undefined, nowMs: system.clock.now() },
     makeCode,
     makeKeypair,
   );
