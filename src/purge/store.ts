@@ -4,22 +4,22 @@ import type { Client } from '../db/pool.js';
 import { addEventsSql, SERVER_DEVICE_TYPE, type ServerEvent } from '../statistics/store.js';
 
 /**
- * Wraps a `DELETE … RETURNING originator[, no_uploads]` so that the same statement adds one
- * event per originator, dated $1, and answers how many rows went (and how many had no
- * uploads). The DELETE's own parameters start at $2.
+ * Wraps a `DELETE … RETURNING originator, region[, no_uploads]` so that the same statement
+ * adds one event per originator and region, dated $1, and answers how many rows went (and
+ * how many had no uploads). The DELETE's own parameters start at $2.
  */
 function deleteCountingEvents(deleteSql: string, event: ServerEvent, noUploadsEvent?: ServerEvent): string {
-  const noUploads = noUploadsEvent ? `UNION ALL SELECT source, '${noUploadsEvent}', n_unused FROM counted WHERE n_unused > 0` : '';
+  const noUploads = noUploadsEvent ? `UNION ALL SELECT source, region, '${noUploadsEvent}', n_unused FROM counted WHERE n_unused > 0` : '';
   return `
     WITH deleted AS (${deleteSql}),
     counted AS (
-      SELECT coalesce(originator, '') AS source, count(*)::int AS n,
+      SELECT coalesce(originator, '') AS source, region, count(*)::int AS n,
              ${noUploadsEvent ? 'count(*) FILTER (WHERE no_uploads)::int' : '0'} AS n_unused
-      FROM deleted GROUP BY 1
+      FROM deleted GROUP BY 1, 2
     ),
     recorded AS (${addEventsSql(`
-      SELECT source, identifier, '${SERVER_DEVICE_TYPE}', $1::date, n FROM (
-        SELECT source, '${event}' AS identifier, n FROM counted ${noUploads}
+      SELECT source, identifier, '${SERVER_DEVICE_TYPE}', $1::date, n, region FROM (
+        SELECT source, region, '${event}' AS identifier, n FROM counted ${noUploads}
       ) AS e`)}
     )
     SELECT coalesce(sum(n), 0)::int AS deleted, coalesce(sum(n_unused), 0)::int AS unused FROM counted`;
@@ -73,7 +73,10 @@ export async function deleteOldKeyVersions(client: Client, firstHourKept: number
 }
 
 export async function deleteUnclaimedCodes(client: Client, createdBefore: Date, date: string): Promise<number> {
-  const sql = deleteCountingEvents('DELETE FROM encryption_keys WHERE app_public_key IS NULL AND created < $2 RETURNING originator', 'OTKUnclaimed');
+  const sql = deleteCountingEvents(
+    'DELETE FROM encryption_keys WHERE app_public_key IS NULL AND created < $2 RETURNING originator, region',
+    'OTKUnclaimed',
+  );
   return (await run(client, sql, date, [createdBefore])).deleted;
 }
 
@@ -84,7 +87,7 @@ export async function deleteExpiredKeypairs(
   date: string,
 ): Promise<{ deleted: number; unused: number }> {
   const sql = deleteCountingEvents(
-    'DELETE FROM encryption_keys WHERE app_public_key IS NOT NULL AND created < $2 RETURNING originator, remaining_keys = $3 AS no_uploads',
+    'DELETE FROM encryption_keys WHERE app_public_key IS NOT NULL AND created < $2 RETURNING originator, region, remaining_keys = $3 AS no_uploads',
     'OTKExpired',
     'OTKExpiredNoUploads',
   );
@@ -92,7 +95,7 @@ export async function deleteExpiredKeypairs(
 }
 
 export async function deleteExhaustedKeypairs(client: Client, date: string): Promise<number> {
-  const sql = deleteCountingEvents('DELETE FROM encryption_keys WHERE remaining_keys = 0 RETURNING originator', 'OTKExhausted');
+  const sql = deleteCountingEvents('DELETE FROM encryption_keys WHERE remaining_keys = 0 RETURNING originator, region', 'OTKExhausted');
   return (await run(client, sql, date, [])).deleted;
 }
 

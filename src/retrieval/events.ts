@@ -1,5 +1,6 @@
 // /events/{date}, /events/uploads/{date}, /events/otkdurations/{date} (protocol §5.3):
-// a day's statistics for the health authority, behind HTTP Basic auth.
+// a day's statistics for the health authority, behind HTTP Basic auth. `?region=310`
+// answers for one region of a deployment that serves several; without it, for all.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { secretsEqual } from '../crypto/secrets.js';
 import { eventsOn, oneTimeCodeLivesOn, uploadsOn } from '../statistics/store.js';
@@ -27,14 +28,17 @@ function authorised(header: string | undefined, username: string | undefined, pa
 
 export function registerEvents(app: FastifyInstance, ctx: RetrievalContext): void {
   const serve =
-    (read: (date: string) => Promise<unknown[]>) => async (request: FastifyRequest<{ Params: { date: string } }>, reply: FastifyReply) => {
+    (read: (date: string, region: string | undefined) => Promise<unknown[]>) =>
+    async (request: FastifyRequest<{ Params: { date: string }; Querystring: { region?: unknown } }>, reply: FastifyReply) => {
       if (request.method !== 'GET' || !authorised(request.headers.authorization, ctx.settings.eventsUsername, ctx.settings.eventsPassword)) {
         return unauthorized(reply);
       }
       const date = parseDate(request.params.date);
       if (!date) return sendText(reply, 400, 'error parsing date');
+      const region = request.query.region;
+      if (region !== undefined && (typeof region !== 'string' || !/^\d{3}$/.test(region))) return sendText(reply, 400, 'error parsing region');
       try {
-        const rows = await read(date);
+        const rows = await read(date, region);
         return reply.header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(rows));
       } catch (err) {
         request.log.error(errorFields(err), 'events query failed');
@@ -43,14 +47,14 @@ export function registerEvents(app: FastifyInstance, ctx: RetrievalContext): voi
     };
   app.all(
     '/events/:date',
-    serve((date) => eventsOn(ctx.pool, date)),
+    serve((date, region) => eventsOn(ctx.pool, date, region)),
   );
   app.all(
     '/events/uploads/:date',
-    serve((date) => uploadsOn(ctx.pool, date)),
+    serve((date, region) => uploadsOn(ctx.pool, date, region)),
   );
   app.all(
     '/events/otkdurations/:date',
-    serve((date) => oneTimeCodeLivesOn(ctx.pool, date)),
+    serve((date, region) => oneTimeCodeLivesOn(ctx.pool, date, region)),
   );
 }

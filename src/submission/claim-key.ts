@@ -106,7 +106,7 @@ export function registerClaimKey(
       const claimed = await claimOneTimeCode(ctx.pool, ctx.settings, { code, appPublicKey, clientId, nowMs, codeHash });
       if (claimed.ok) {
         charged = false;
-        ctx.telemetry.metrics.codeClaimed(claimed.originator);
+        ctx.telemetry.metrics.codeClaimed(claimed.originator, claimed.region);
         return answer(200, { serverPublicKey: claimed.serverPublicKey, triesRemaining: ban.maxFailures });
       }
       if (claimed.reason === 'app-key-registered') {

@@ -41,7 +41,7 @@ export function registerNewKeyClaim(app: FastifyInstance, ctx: SubmissionContext
       return sendText(reply, 500, 'server error');
     }
     if (!result.ok) return sendText(reply, 403, 'forbidden');
-    ctx.telemetry.metrics.codeIssued(originator, result.regenerated);
+    ctx.telemetry.metrics.codeIssued(originator, region, result.regenerated);
     return reply
       .code(200)
       .header('content-type', 'text/plain; charset=utf-8')

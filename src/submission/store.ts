@@ -48,7 +48,7 @@ export async function issueOneTimeCode(
           regenerated = existing.rows[0] !== undefined;
           if (regenerated) {
             await client.query('DELETE FROM encryption_keys WHERE hash_id = $1', [request.hashId]);
-            await recordEvent(client, request.originator, 'OTKRegenerated', request.nowMs);
+            await recordEvent(client, request, 'OTKRegenerated', request.nowMs);
           }
         }
         const code = makeCode();
@@ -67,7 +67,7 @@ export async function issueOneTimeCode(
             request.hashId ?? null,
           ],
         );
-        await recordEvent(client, request.originator, 'OTKGenerated', request.nowMs);
+        await recordEvent(client, request, 'OTKGenerated', request.nowMs);
         return { ok: true, code, regenerated } as const;
       });
     } catch (err) {
@@ -98,7 +98,8 @@ export async function registeredAppKey(
   return row && { replayOf: row.replay ? row.server_public_key : undefined };
 }
 
-export type ClaimResult = { ok: true; serverPublicKey: Buffer; originator: string } | { ok: false; reason: 'no-such-code' | 'app-key-registered' };
+export type ClaimResult =
+  { ok: true; serverPublicKey: Buffer; originator: string; region: string } | { ok: false; reason: 'no-such-code' | 'app-key-registered' };
 
 /**
  * Redeems a live code: binds the app key, moves `created` to midnight UTC of the code's
@@ -113,8 +114,8 @@ export async function claimOneTimeCode(
 ): Promise<ClaimResult> {
   try {
     return await inTransaction(pool, async (client) => {
-      const found = await client.query<{ server_public_key: Buffer; created: Date; originator: string | null }>(
-        `SELECT server_public_key, created, originator FROM encryption_keys
+      const found = await client.query<{ server_public_key: Buffer; created: Date; originator: string | null; region: string }>(
+        `SELECT server_public_key, created, originator, region FROM encryption_keys
          WHERE one_time_code = $1 AND app_public_key IS NULL AND created > $2
          FOR UPDATE`,
         [claim.code, oneTimeCodesCreatedAfter(claim.nowMs, rules)],
@@ -127,10 +128,11 @@ export async function claimOneTimeCode(
         [claim.appPublicKey, new Date(startOfUtcDay(row.created.getTime())), row.server_public_key, claim.codeHash ?? null, new Date(claim.nowMs)],
       );
       const originator = row.originator ?? '';
-      await recordEvent(client, originator, 'OTKClaimed', claim.nowMs);
-      await recordOneTimeCodeLife(client, originator, hoursLived(row.created.getTime(), claim.nowMs), claim.nowMs);
+      const source = { originator, region: row.region };
+      await recordEvent(client, source, 'OTKClaimed', claim.nowMs);
+      await recordOneTimeCodeLife(client, source, hoursLived(row.created.getTime(), claim.nowMs), claim.nowMs);
       await client.query('DELETE FROM failed_key_claim_attempts WHERE identifier = $1', [claim.clientId]);
-      return { ok: true, serverPublicKey: row.server_public_key, originator } as const;
+      return { ok: true, serverPublicKey: row.server_public_key, originator, region: row.region } as const;
     });
   } catch (err) {
     // The same app key claiming two codes at once: the unique index lets one win.
@@ -155,7 +157,8 @@ export async function findValidKeypair(pool: Pool, rules: SubmissionRules, serve
 }
 
 export type StoreKeysResult =
-  { stored: true; newKeys: number } | { stored: false; reason: 'keypair-gone' | 'keypair-exhausted' | 'over-quota' | 'over-interval-limit' };
+  | { stored: true; newKeys: number; region: string }
+  | { stored: false; reason: 'keypair-gone' | 'keypair-exhausted' | 'over-quota' | 'over-interval-limit' };
 
 /**
  * Stores an upload's keys against its keypair's quota. The keypair row is locked first, so
@@ -238,8 +241,13 @@ async function storeDiagnosisKeysOnce(
       throw new Rollback<StoreKeysResult>({ stored: false, reason: 'over-interval-limit' });
     }
     await client.query('UPDATE encryption_keys SET remaining_keys = remaining_keys - $1 WHERE server_public_key = $2', [newKeys, serverPublicKey]);
-    await recordUpload(client, keypair.originator ?? '', keypair.remaining_keys === rules.initialRemainingKeys, nowMs);
-    return { stored: true, newKeys };
+    await recordUpload(
+      client,
+      { originator: keypair.originator ?? '', region: keypair.region },
+      keypair.remaining_keys === rules.initialRemainingKeys,
+      nowMs,
+    );
+    return { stored: true, newKeys, region: keypair.region };
   });
 }
 

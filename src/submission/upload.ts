@@ -48,7 +48,7 @@ export function registerUpload(app: FastifyInstance, ctx: SubmissionContext, cha
       // 11–12.
       const stored = await storeDiagnosisKeys(ctx.pool, ctx.settings, serverPublicKey, validated.keys, nowMs);
       if (stored.stored) {
-        ctx.telemetry.metrics.uploadAccepted(stored.newKeys, validated.keys.length - stored.newKeys);
+        ctx.telemetry.metrics.uploadAccepted(stored.region, stored.newKeys, validated.keys.length - stored.newKeys);
         ctx.telemetry.metrics.keysDropped('unservable', validated.unservable);
         return answer(200, UploadError.NONE);
       }

@@ -155,13 +155,13 @@ export class Metrics {
     this.requestsAborted.add(1, { route, method });
   }
 
-  codeIssued(originator: string, regenerated: boolean): void {
-    this.codesGenerated.add(1, { originator });
-    if (regenerated) this.codesRegenerated.add(1, { originator });
+  codeIssued(originator: string, region: string, regenerated: boolean): void {
+    this.codesGenerated.add(1, { originator, region });
+    if (regenerated) this.codesRegenerated.add(1, { originator, region });
   }
 
-  codeClaimed(originator: string): void {
-    this.codesClaimed.add(1, { originator });
+  codeClaimed(originator: string, region: string): void {
+    this.codesClaimed.add(1, { originator, region });
   }
 
   claimFailed(banStarted: boolean): void {
@@ -181,10 +181,10 @@ export class Metrics {
     this.claimsRefusedBanned.add(1);
   }
 
-  uploadAccepted(newKeys: number, duplicates: number): void {
-    this.uploads.add(1);
-    this.keysAccepted.add(newKeys);
-    this.keysDuplicate.add(duplicates);
+  uploadAccepted(region: string, newKeys: number, duplicates: number): void {
+    this.uploads.add(1, { region });
+    this.keysAccepted.add(newKeys, { region });
+    this.keysDuplicate.add(duplicates, { region });
   }
 
   /** unservable: too old for any phone to match (DROP_UNSERVABLE_KEYS). */

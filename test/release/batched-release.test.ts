@@ -193,7 +193,7 @@ describe('KEY_RELEASE=batched', () => {
       const stored = async (table: string) => (await looping.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
       expect(delta(before, after, 'diagnosis_padding_keys_total')).toBe(await stored('padding_keys'));
       expect(await stored('padding_keys')).toBeGreaterThanOrEqual(K - 2);
-      expect(delta(before, after, 'diagnosis_upload_keys_accepted_total')).toBe(2);
+      expect(delta(before, after, 'diagnosis_upload_keys_accepted_total{region="302"}')).toBe(2);
       // The stored-keys gauge (read at most every 5 s) counts real keys only.
       expect([0, 2]).toContain(after.get('diagnosis_keys_stored'));
       const newest = (await looping.db.query<{ h: number }>('SELECT max(hour) AS h FROM key_batches')).rows[0]!.h;

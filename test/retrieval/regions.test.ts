@@ -123,6 +123,25 @@ describe('several regions', () => {
     expect(crossed.status).toBe(401);
   });
 
+  it('keeps statistics per region: /events?region= answers for one, and without it for all, as before', async () => {
+    const date = new Date(system.clock.now()).toISOString().slice(0, 10);
+    const auth = { authorization: `Basic ${Buffer.from('metrics-user:metrics-password').toString('base64')}` };
+    const events = async (pathAndQuery: string) => {
+      const result = await request(`${system.retrievalUrl}/events${pathAndQuery}`, { headers: auth });
+      expect(result.status).toBe(200);
+      return (JSON.parse(result.text) as { source: string; identifier?: string; count: number }[]).map(
+        (e) => `${e.source}:${e.identifier ?? 'upload'}:${e.count}`,
+      );
+    };
+    expect(await events(`/${date}?region=310`)).toEqual(['texas:OTKClaimed:1', 'texas:OTKGenerated:1']);
+    expect(await events(`/${date}?region=302`)).toEqual(['ontario:OTKClaimed:1', 'ontario:OTKGenerated:1']);
+    expect(await events(`/${date}`)).toEqual(['ontario:OTKClaimed:1', 'ontario:OTKGenerated:1', 'texas:OTKClaimed:1', 'texas:OTKGenerated:1']);
+    expect(await events(`/uploads/${date}?region=310`)).toEqual(['texas:upload:1']);
+    expect(await events(`/otkdurations/${date}?region=302`)).toEqual(['ontario:upload:1']);
+    const bad = await request(`${system.retrievalUrl}/events/${date}?region=3100`, { headers: auth });
+    expect([bad.status, bad.text]).toEqual([400, 'error parsing region\n']);
+  });
+
   it('purges each region’s keys by its own retention', async () => {
     const day = dateNumber(system.clock.now());
     const insert = (region: string, hour: number) =>

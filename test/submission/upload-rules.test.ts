@@ -90,7 +90,7 @@ describe('upload rules', () => {
     expect([await stored(system, old), await stored(system, fresh), await remaining(system, phone)]).toEqual([0, 3, 40]);
     const after = await scrape(system.metricsUrl!);
     expect(delta(before, after, 'diagnosis_upload_keys_dropped_total{reason="unservable"}')).toBe(2);
-    expect(delta(before, after, 'diagnosis_upload_keys_accepted_total')).toBe(3);
+    expect(delta(before, after, 'diagnosis_upload_keys_accepted_total{region="302"}')).toBe(3);
 
     const free = await claimedPhone(original.submissionUrl);
     expect(await upload(original, free, old)).toBe('200 NONE');

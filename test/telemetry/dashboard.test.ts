@@ -21,6 +21,7 @@ const PROMQL_WORDS = new Set([
   'originator',
   'instance',
   'rule',
+  'region',
 ]);
 
 describe('deploy/grafana dashboard', () => {

@@ -40,15 +40,15 @@ describe('METRIC_PROVIDER=prometheus', () => {
 
     const after = await scrape();
     const d = (key: string) => delta(before, after, key);
-    expect(d('diagnosis_one_time_codes_generated_total{originator="portal-one"}')).toBe(2);
-    expect(d('diagnosis_one_time_codes_regenerated_total{originator="portal-one"}')).toBe(1);
-    expect(d('diagnosis_one_time_codes_claimed_total{originator="portal-one"}')).toBe(1);
+    expect(d('diagnosis_one_time_codes_generated_total{originator="portal-one",region="302"}')).toBe(2);
+    expect(d('diagnosis_one_time_codes_regenerated_total{originator="portal-one",region="302"}')).toBe(1);
+    expect(d('diagnosis_one_time_codes_claimed_total{originator="portal-one",region="302"}')).toBe(1);
     expect(d('diagnosis_claim_failures_total')).toBe(3);
     expect(d('diagnosis_claim_bans_total')).toBe(1);
     expect(d('diagnosis_claim_banned_requests_total')).toBe(1);
-    expect(d('diagnosis_uploads_total')).toBe(2);
-    expect(d('diagnosis_upload_keys_accepted_total')).toBe(7);
-    expect(d('diagnosis_upload_keys_duplicate_total')).toBe(5);
+    expect(d('diagnosis_uploads_total{region="302"}')).toBe(2);
+    expect(d('diagnosis_upload_keys_accepted_total{region="302"}')).toBe(7);
+    expect(d('diagnosis_upload_keys_duplicate_total{region="302"}')).toBe(5);
     expect(d('diagnosis_upload_rejections_total{error="DECRYPTION_FAILED",rule="protocol"}')).toBe(1);
     expect(d('http_server_requests_total{method="POST",route="/claim-key",status="401"}')).toBe(3);
     expect(d('http_server_requests_total{method="POST",route="/claim-key",status="429"}')).toBe(1);

@@ -72,7 +72,7 @@ describe('METRIC_PROVIDER=stdout and pretty', () => {
     const last = exports.at(-1);
     expect(Date.parse(last.time)).toBeGreaterThan(0);
     const generated = last.metrics.find((m: { name: string }) => m.name === 'diagnosis_one_time_codes_generated_total');
-    expect(generated.points).toEqual([{ attributes: { originator: 'portal' }, value: 1 }]);
+    expect(generated.points).toEqual([{ attributes: { originator: 'portal', region: '302' }, value: 1 }]);
   });
 
   it('prints indented JSON with pretty', async () => {
