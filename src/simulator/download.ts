@@ -26,15 +26,25 @@ export function daysDownloaded(today: number): string[] {
   return ['00000', ...Array.from({ length: DAYS_SERVED + 1 }, (_, i) => String(today - DAYS_SERVED + i))];
 }
 
-/** Every phone's downloads, at `atMs` on the servers' clock (which runs on while they download). */
-export async function downloadAll(phones: Phone[], servers: Servers, atMs: number, onPhone: () => void): Promise<Downloads> {
+/**
+ * Every phone's downloads of its region's files (`regionOf`, by phone id), at `atMs` on
+ * the servers' clock (which runs on while they download).
+ */
+export async function downloadAll(
+  phones: Phone[],
+  servers: Servers,
+  atMs: number,
+  regionOf: (phoneId: number) => string,
+  onPhone: () => void,
+): Promise<Downloads> {
   const startedAt = Date.now();
   const today = dateNumber(atMs);
-  const region = servers.region ?? '302';
   const read = verifiedKeyFiles(servers.publicKey);
   const downloads: Downloads = { fileSetOf: new Map(), keysOf: new Map(), bytes: 0, problems: [] };
   await inParallel(phones, CONCURRENCY, async (phone) => {
-    const hashes: string[] = [];
+    const region = regionOf(phone.id);
+    // Phones of two regions never share a file set, even while both sets are empty.
+    const hashes: string[] = [region];
     const keys: DiagnosisKey[] = [];
     for (const day of daysDownloaded(today)) {
       const path = retrievePath(servers.hmacKey, region, day, atMs + (Date.now() - startedAt));

@@ -46,14 +46,20 @@ export function exposuresOf(phone: Phone, table: Map<string, Match>, today: numb
 
 /**
  * "phone:key" for every meeting with a positive phone on a day whose key it published and
- * phones still use (newer than 14 days): what must match, and nothing else.
+ * phones still use (newer than 14 days), when both phones are of one region (a phone
+ * downloads its own region's files only): what must match, and nothing else.
  */
-export function expectedMatches(meetings: Meeting[], positives: PositivePhone[], today: number): Set<string> {
+export function expectedMatches(
+  meetings: Meeting[],
+  positives: PositivePhone[],
+  today: number,
+  sameRegion: (a: number, b: number) => boolean = () => true,
+): Set<string> {
   const published = new Map(positives.map((p) => [p.phone.id, new Map(p.published.map((k) => [k.day, k.keyData.toString('hex')]))]));
   const expected = new Set<string>();
   for (const meeting of meetings) {
     const key = published.get(meeting.speaker)?.get(meeting.day);
-    if (key && meeting.day > today - DAYS_SERVED) expected.add(`${meeting.listener}:${key}`);
+    if (key && meeting.day > today - DAYS_SERVED && sameRegion(meeting.speaker, meeting.listener)) expected.add(`${meeting.listener}:${key}`);
   }
   return expected;
 }

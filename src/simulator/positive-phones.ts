@@ -23,10 +23,12 @@ export class PositivePhone {
     readonly phone: Phone,
     /** Index of the simulated day of the positive test. */
     readonly testDay: number,
+    /** The portal of the phone's region, which gives it its code. */
+    readonly portalToken: string,
   ) {}
 
   async claim(servers: Servers): Promise<void> {
-    const claim = await this.app.claim(servers.submissionUrl, await issueCode(servers.submissionUrl, servers.portalToken));
+    const claim = await this.app.claim(servers.submissionUrl, await issueCode(servers.submissionUrl, this.portalToken));
     if (claim.status !== 200) throw new Error(`claim-key answered ${claim.status}`);
   }
 

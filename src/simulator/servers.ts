@@ -10,6 +10,12 @@ export interface Servers {
   /** The key files' verification key. */
   publicKey: KeyObject;
   region?: string;
+  /**
+   * Several regions of one deployment, each with a portal bound to it: phones are spread
+   * over them (phone id modulo their number), upload through their region's portal and
+   * download their region's files. Without it, one region: `region` and `portalToken`.
+   */
+  regions?: { mcc: string; portalToken: string }[];
   /** Moves the servers' clock, when they run in this process; undefined for remote servers. */
   setTime?: (ms: number) => void;
   /** Runs the writer's chores (purge, and sealing with batched release) at the servers' clock; in-process servers only. */

@@ -26,6 +26,8 @@ export interface SimulationSettings {
 
 export interface SimulationSummary {
   phones: number;
+  /** The regions phones were spread over. */
+  regions: string[];
   meetings: number;
   positives: number;
   keysPublished: number;
@@ -71,14 +73,24 @@ export async function simulate(settings: SimulationSettings, servers: Servers, p
   const positiveCount = Math.min(phones.length, Math.max(settings.positiveShare > 0 ? 1 : 0, Math.round(settings.positiveShare * phones.length)));
   const chosen = new Set<number>();
   while (chosen.size < positiveCount) chosen.add(random.int(0, phones.length - 1));
-  const positives = [...chosen].map((id) => new PositivePhone(phones[id]!, random.int(Math.floor(settings.days / 2), settings.days - 1)));
+  const regions = servers.regions ?? [{ mcc: servers.region ?? '302', portalToken: servers.portalToken }];
+  const regionOf = (phoneId: number) => regions[phoneId % regions.length]!;
+  const positives = [...chosen].map(
+    (id) => new PositivePhone(phones[id]!, random.int(Math.floor(settings.days / 2), settings.days - 1), regionOf(id).portalToken),
+  );
   await uploadDayByDay(positives, settings.days, servers, now, (d) => progress('uploading', d + 1, settings.days));
   const downloadAt = await downloadTime(servers, now);
   const today = dateNumber(downloadAt);
 
   const configuration = (await (await fetch(`${servers.retrievalUrl}/exposure-configuration/CA.json`)).json()) as ExposureConfiguration;
   let downloaded = 0;
-  const downloads = await downloadAll(phones, servers, downloadAt, () => progress('downloading', ++downloaded, phones.length));
+  const downloads = await downloadAll(
+    phones,
+    servers,
+    downloadAt,
+    (id) => regionOf(id).mcc,
+    () => progress('downloading', ++downloaded, phones.length),
+  );
 
   // Every phone that downloaded the same files derives the same identifiers: once per set.
   const tables = new Map([...downloads.keysOf].map(([fileSet, keys]) => [fileSet, identifierTable(keys)]));
@@ -94,6 +106,7 @@ export async function simulate(settings: SimulationSettings, servers: Servers, p
 
   return {
     phones: phones.length,
+    regions: regions.map((r) => r.mcc),
     meetings: meetings.length / 2,
     positives: positives.length,
     keysPublished: positives.reduce((n, p) => n + p.published.length, 0),
@@ -101,7 +114,13 @@ export async function simulate(settings: SimulationSettings, servers: Servers, p
     phonesMatched,
     peopleNotified: notified,
     bytesDownloadedPerPhone: Math.round(downloads.bytes / phones.length),
-    problems: [...downloads.problems, ...compareMatches(expectedMatches(meetings, positives, today), matched)],
+    problems: [
+      ...downloads.problems,
+      ...compareMatches(
+        expectedMatches(meetings, positives, today, (a, b) => regionOf(a) === regionOf(b)),
+        matched,
+      ),
+    ],
     seconds: (performance.now() - started) / 1000,
   };
 }

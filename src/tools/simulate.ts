@@ -1,7 +1,7 @@
 // `diagnosis-server simulate`: options, the servers to run against (given, or `all`
 // started here on embedded Postgres with a clock the simulation moves), a progress bar on
 // a terminal, and the summary.
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -18,6 +18,8 @@ export const SIMULATE_USAGE = `usage: diagnosis-server simulate [options]
   --contacts N        meetings each phone starts per day (default 4)
   --positives F       share of phones that test positive (default 0.02)
   --seed N            seed of the population and its meetings (default 1)
+  --regions LIST      serve several regions, e.g. 302=CA,310=US, with a portal for each
+                      (servers started here only): phones are spread over them
   against running servers (otherwise \`all\` starts here on embedded Postgres):
   --submission-url U  --retrieval-url U
   --token T           a portal token (default: first of KEY_CLAIM_TOKEN)
@@ -47,7 +49,7 @@ class ShiftedClock implements Clock {
 
 export function formatSummary(s: SimulationSummary): string {
   return [
-    `phones:                ${s.phones}`,
+    `phones:                ${s.phones}${s.regions.length > 1 ? ` in regions ${s.regions.join(', ')}` : ''}`,
     `meetings:              ${s.meetings}`,
     `positives:             ${s.positives}`,
     `keys published:        ${s.keysPublished}`,
@@ -70,6 +72,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
       contacts: { type: 'string', default: '4' },
       positives: { type: 'string', default: '0.02' },
       seed: { type: 'string', default: '1' },
+      regions: { type: 'string' },
       'submission-url': { type: 'string' },
       'retrieval-url': { type: 'string' },
       token: { type: 'string' },
@@ -109,7 +112,12 @@ export async function simulateCommand(args: string[]): Promise<number> {
     });
   }
 
-  const { env } = await localEnvironment(process.env);
+  // Several regions: a portal token bound to each, so that each region's phones get its codes.
+  const mccs = values.regions?.split(',').map((entry) => entry.split('=')[0]!.trim()) ?? [];
+  const regionEnv = values.regions
+    ? { REGIONS: values.regions, KEY_CLAIM_TOKEN: mccs.map((mcc) => `${randomBytes(16).toString('hex')}=simulator-${mcc}@${mcc}`).join(':') }
+    : {};
+  const { env } = await localEnvironment({ ...process.env, ...regionEnv });
   const config = loadConfig({ ...env, BIND_ADDR: '127.0.0.1:0' }, 'all');
   const { submission, retrieval } = config;
   if (!submission || !retrieval) throw new Error('the all role runs both servers');
@@ -121,6 +129,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
       submissionUrl: running.urls['key-submission']!,
       retrievalUrl: running.urls['key-retrieval']!,
       portalToken: submission.claimTokens[0]!.token,
+      ...(mccs.length > 1 ? { regions: submission.claimTokens.map((t) => ({ mcc: t.region, portalToken: t.token })) } : {}),
       hmacKey: retrieval.retrieveHmacKey,
       // Phones that trust the first signing key, read as the servers read it: hex, or the path of a PEM file.
       publicKey: loadExportSigner(retrieval.regions[0]!.signingKeys[0]!.ecdsaKey).publicKey,

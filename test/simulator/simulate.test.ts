@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { throwawayDataDir } from '../../src/db/embedded.js';
 import { freePort } from '../../src/clients/free-port.js';
 import { compareMatches, simulate, type Servers } from '../../src/simulator/simulate.js';
-import { EXPORT_KEYS, PORTAL_TOKEN, RETRIEVE_HMAC_KEY, startSystem, type TestSystem } from '../helpers/servers.js';
+import { EXPORT_KEYS, PORTAL_TOKEN, RETRIEVE_HMAC_KEY, SECOND_PORTAL_TOKEN, startSystem, type TestSystem } from '../helpers/servers.js';
 
 const settings = { phones: 60, days: 14, contactsPerDay: 3, positiveShare: 0.1, seed: 42 };
 
@@ -62,6 +62,34 @@ describe('simulate', () => {
       expect(summary.problems.some((p) => p.includes('expected matches not found'))).toBe(true);
     } finally {
       await strict.stop();
+    }
+  });
+
+  it('matches per region: phones of two regions each match their own region’s keys, and never the other’s', async () => {
+    const twoRegions = await startSystem({
+      KEY_RELEASE: 'batched',
+      REGIONS: '302=CA,310=US',
+      KEY_CLAIM_TOKEN: `${PORTAL_TOKEN}=canada:${SECOND_PORTAL_TOKEN}=states@310`,
+    });
+    try {
+      const summary = await simulate(
+        { ...settings, seed: 44, positiveShare: 0.15 },
+        {
+          ...serversOf(twoRegions),
+          regions: [
+            { mcc: '302', portalToken: PORTAL_TOKEN },
+            { mcc: '310', portalToken: SECOND_PORTAL_TOKEN },
+          ],
+        },
+      );
+      expect(summary.problems).toEqual([]);
+      expect(summary.regions).toEqual(['302', '310']);
+      expect(summary.exposuresMatched).toBeGreaterThan(0);
+      // Both regions published keys, each region's own.
+      const byRegion = await twoRegions.db.query('SELECT region, count(*)::int AS n FROM diagnosis_keys GROUP BY region ORDER BY region');
+      expect(byRegion.rows.map((r) => r.region)).toEqual(['302', '310']);
+    } finally {
+      await twoRegions.stop();
     }
   });
 
