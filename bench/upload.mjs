@@ -1,6 +1,9 @@
-// Uploads of 14 keys at concurrency 64 against a key-submission process, and the same
-// database work (find the keypair, then the store transaction) issued directly with pg
-// at the same concurrency, in the same run.
+// Uploads of 14 keys at concurrency 64 against a key-submission process, against two
+// references in the same run at the same concurrency and pool size: the bare insert the
+// upload exists for (one statement inserting 14 keys, one round trip: what Postgres can
+// do), and the server's own database work issued directly with pg (find the keypair, then
+// the store transaction).
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { parseEnvironment, submissionSettings } from '../dist/config.js';
 import { findValidKeypair, storeDiagnosisKeys } from '../dist/submission/store.js';
@@ -41,11 +44,24 @@ export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 6
       );
       return stored.stored;
     });
+    const hour = Math.floor(Date.now() / 3_600_000);
+    const bare = await measure(referenceJobs.length, concurrency, async () => {
+      const keys = freshKeys(now);
+      // Fresh key data: the server's keys are in already.
+      await pool.query(
+        `INSERT INTO diagnosis_keys (key_data, rolling_start_interval_number, rolling_period, transmission_risk_level, hour_of_submission, region, originator)
+         SELECT k, s, 144, 1, $3, '302', 'bench' FROM unnest($1::bytea[], $2::int[]) AS t(k, s)`,
+        [keys.map(() => randomBytes(16)), keys.map((k) => k.rollingStartIntervalNumber), hour],
+      );
+      return true;
+    });
     await pool.end();
     return {
       server: { ...measured, keysPerSecond: round(measured.perSecond * KEYS_PER_UPLOAD, 0) },
       reference: { ...reference, keysPerSecond: round(reference.perSecond * KEYS_PER_UPLOAD, 0) },
+      bare: { ...bare, keysPerSecond: round(bare.perSecond * KEYS_PER_UPLOAD, 0) },
       ratio: round(measured.perSecond / reference.perSecond, 2),
+      ratioToBare: round(measured.perSecond / bare.perSecond, 2),
     };
   });
 }

@@ -7,7 +7,7 @@ import type { RetrievalSigningKey, ServedRegion } from './retrieval/context.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { closePool, databaseAnswers, ensureDatabase, openPool, type Pool, type PoolTimeouts } from './db/pool.js';
-import { storedCounts } from './statistics/store.js';
+import { foldStatisticsLogs, storedCounts } from './statistics/store.js';
 import { systemClock, type Clock } from './protocol/time.js';
 import { purgeOnce } from './purge/purge.js';
 import { sealDueBatch } from './release/seal.js';
@@ -179,12 +179,16 @@ interface Chore {
 }
 
 /**
- * What the process that purges does on every pass: the retention purge (protocol §9) and,
- * with batched release, sealing the hour that has passed. Either may run in any number
- * of processes at once: each takes its own advisory lock.
+ * What the process that purges does on every pass: the retention purge (protocol §9),
+ * folding the statistics that requests logged into their tables, and, with batched
+ * release, sealing the hour that has passed. Each may run in any number of processes at
+ * once: the purge and sealing take advisory locks, a fold moves each logged row once.
  */
 function writerChores(config: Config, pool: Pool, clock: Clock, log: Logger, metrics: Metrics): Chore[] {
-  const chores: Chore[] = [{ name: 'purge', run: () => purgeOnce(pool, config.purge!, clock, log, metrics) }];
+  const chores: Chore[] = [
+    { name: 'purge', run: () => purgeOnce(pool, config.purge!, clock, log, metrics) },
+    { name: 'statistics', run: () => foldStatisticsLogs(pool) },
+  ];
   const release = config.release;
   if (release?.policy === 'batched') chores.push({ name: 'seal', run: () => sealDueBatch(pool, release, clock, log, metrics) });
   return chores;

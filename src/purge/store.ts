@@ -103,13 +103,17 @@ export async function deleteOldClaimFailures(client: Client, lastFailureBefore: 
   return (await client.query('DELETE FROM failed_key_claim_attempts WHERE last_failure < $1', [lastFailureBefore])).rowCount ?? 0;
 }
 
-/** Statistics rows dated before `firstDateKept`, in all three tables at once. */
+/** Statistics rows dated before `firstDateKept`, in all three tables and their logs at once. */
 export async function deleteOldStatistics(client: Client, firstDateKept: string): Promise<number> {
   const result = await client.query<{ deleted: number }>(
     `WITH e AS (DELETE FROM events WHERE date < $1 RETURNING 1),
           t AS (DELETE FROM tek_upload_count WHERE date < $1 RETURNING 1),
-          o AS (DELETE FROM otk_life_duration WHERE date < $1 RETURNING 1)
-     SELECT ((SELECT count(*) FROM e) + (SELECT count(*) FROM t) + (SELECT count(*) FROM o))::int AS deleted`,
+          o AS (DELETE FROM otk_life_duration WHERE date < $1 RETURNING 1),
+          el AS (DELETE FROM events_log WHERE date < $1 RETURNING 1),
+          tl AS (DELETE FROM tek_upload_log WHERE date < $1 RETURNING 1),
+          ol AS (DELETE FROM otk_life_log WHERE date < $1 RETURNING 1)
+     SELECT ((SELECT count(*) FROM e) + (SELECT count(*) FROM t) + (SELECT count(*) FROM o)
+           + (SELECT count(*) FROM el) + (SELECT count(*) FROM tl) + (SELECT count(*) FROM ol))::int AS deleted`,
     [firstDateKept],
   );
   return result.rows[0]!.deleted;

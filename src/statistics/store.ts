@@ -1,6 +1,8 @@
 // Statistics tables (protocol §8): events, tek_upload_count, otk_life_duration.
-// Each write is an upsert that adds, and runs inside the caller's transaction so a
-// statistic is recorded exactly when the thing it counts is committed.
+// A request appends its statistic to a log table inside its own transaction, so it is
+// recorded exactly when the thing it counts is committed, without queueing on a row that
+// every request of its portal and day would update; the writer folds the logs into the
+// tables (migration 0007), and the reads for /events add up both.
 import type { Client, Pool } from '../db/pool.js';
 import type { StoredCounts } from '../telemetry/metrics.js';
 import { utcDate } from '../protocol/time.js';
@@ -26,7 +28,7 @@ export function addEventsSql(rows: string): string {
 }
 
 export async function recordEvent(client: Client, source: StatisticSource, event: ServerEvent, nowMs: number, count = 1): Promise<void> {
-  await client.query(addEventsSql('VALUES ($1, $2, $3, $4, $5, $6)'), [
+  await client.query('INSERT INTO events_log (source, identifier, device_type, date, count, region) VALUES ($1, $2, $3, $4, $5, $6)', [
     source.originator,
     event,
     SERVER_DEVICE_TYPE,
@@ -36,21 +38,40 @@ export async function recordEvent(client: Client, source: StatisticSource, event
   ]);
 }
 
-export async function recordUpload(client: Client, source: StatisticSource, firstUpload: boolean, nowMs: number): Promise<void> {
-  await client.query(
-    `INSERT INTO tek_upload_count (originator, date, count, first_upload, region) VALUES ($1, $2, 1, $3, $4)
-     ON CONFLICT (originator, date, first_upload, region) DO UPDATE SET count = tek_upload_count.count + 1`,
-    [source.originator, utcDate(nowMs), firstUpload, source.region],
-  );
-}
+// An upload's statistic is logged by store_diagnosis_keys (migration 0008), in its one call.
 
 /** How long a one-time code lived before it was claimed, in whole hours. */
 export async function recordOneTimeCodeLife(client: Client, source: StatisticSource, hours: number, nowMs: number): Promise<void> {
-  await client.query(
-    `INSERT INTO otk_life_duration (originator, hours, date, count, region) VALUES ($1, $2, $3, 1, $4)
-     ON CONFLICT (originator, hours, date, region) DO UPDATE SET count = otk_life_duration.count + 1`,
-    [source.originator, hours, utcDate(nowMs), source.region],
+  await client.query('INSERT INTO otk_life_log (originator, hours, date, region) VALUES ($1, $2, $3, $4)', [
+    source.originator,
+    hours,
+    utcDate(nowMs),
+    source.region,
+  ]);
+}
+
+/**
+ * Moves every logged statistic into its table, in one statement: a log row is either
+ * still in its log or added to its table, never both and never neither, whoever reads and
+ * however many writers fold at once (a second one finds the rows gone). Answers the rows moved.
+ */
+export async function foldStatisticsLogs(db: Pool | Client): Promise<number> {
+  const result = await db.query<{ folded: number }>(
+    `WITH e AS (DELETE FROM events_log RETURNING *),
+          e_added AS (${addEventsSql('SELECT source, identifier, device_type, date, sum(count)::int, region FROM e GROUP BY 1, 2, 3, 4, 6')} RETURNING 1),
+          t AS (DELETE FROM tek_upload_log RETURNING *),
+          t_added AS (
+            INSERT INTO tek_upload_count AS c (originator, date, count, first_upload, region)
+            SELECT originator, date, count(*), first_upload, region FROM t GROUP BY originator, date, first_upload, region
+            ON CONFLICT (originator, date, first_upload, region) DO UPDATE SET count = c.count + EXCLUDED.count RETURNING 1),
+          o AS (DELETE FROM otk_life_log RETURNING *),
+          o_added AS (
+            INSERT INTO otk_life_duration AS d (originator, hours, date, count, region)
+            SELECT originator, hours, date, count(*), region FROM o GROUP BY originator, hours, date, region
+            ON CONFLICT (originator, hours, date, region) DO UPDATE SET count = d.count + EXCLUDED.count RETURNING 1)
+     SELECT ((SELECT count(*) FROM e) + (SELECT count(*) FROM t) + (SELECT count(*) FROM o))::int AS folded`,
   );
+  return result.rows[0]!.folded;
 }
 
 /** Codes not yet claimed, keypairs claimed, and keys stored: the gauges operators watch. */
@@ -94,19 +115,27 @@ const onDate =
   async (db: Pool, date: string, region: string | undefined): Promise<T[]> =>
     (await db.query<T & object>(sql, [date, region ?? null])).rows;
 
+// Each adds up a table and its log in one statement, so one snapshot: a fold in between
+// moves counts from one to the other and changes no answer.
 export const eventsOn = onDate<EventRow>(
   `SELECT source, to_char(date, 'YYYY-MM-DD') AS date, sum(count)::int AS count, identifier
-   FROM events WHERE date = $1 AND ($2::text IS NULL OR region = $2) GROUP BY source, date, identifier ORDER BY source, identifier`,
+   FROM (SELECT source, identifier, date, count, region FROM events
+         UNION ALL SELECT source, identifier, date, count, region FROM events_log) AS e
+   WHERE date = $1 AND ($2::text IS NULL OR region = $2) GROUP BY source, date, identifier ORDER BY source, identifier`,
 );
 
 export const uploadsOn = onDate<UploadRow>(
   `SELECT originator AS source, to_char(date, 'YYYY-MM-DD') AS date, sum(count)::int AS count, first_upload
-   FROM tek_upload_count WHERE date = $1 AND ($2::text IS NULL OR region = $2)
+   FROM (SELECT originator, date, count, first_upload, region FROM tek_upload_count
+         UNION ALL SELECT originator, date, 1, first_upload, region FROM tek_upload_log) AS t
+   WHERE date = $1 AND ($2::text IS NULL OR region = $2)
    GROUP BY originator, date, first_upload ORDER BY originator, first_upload`,
 );
 
 export const oneTimeCodeLivesOn = onDate<OneTimeCodeLifeRow>(
   `SELECT originator AS source, to_char(date, 'YYYY-MM-DD') AS date, hours, sum(count)::int AS count
-   FROM otk_life_duration WHERE date = $1 AND ($2::text IS NULL OR region = $2)
+   FROM (SELECT originator, hours, date, count, region FROM otk_life_duration
+         UNION ALL SELECT originator, hours, date, 1, region FROM otk_life_log) AS o
+   WHERE date = $1 AND ($2::text IS NULL OR region = $2)
    GROUP BY originator, date, hours ORDER BY originator, hours`,
 );

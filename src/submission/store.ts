@@ -1,11 +1,11 @@
 // SQL of key submission: encryption_keys (one-time codes and keypairs), diagnosis_keys
 // inserts, and the claim failure counters. Every multi-step write is one transaction.
 import type { BoxKeypair } from '../crypto/box.js';
-import { recordEvent, recordOneTimeCodeLife, recordUpload } from '../statistics/store.js';
-import { inTransaction, isRetryableConflict, isUniqueViolation, Rollback, type Pool } from '../db/pool.js';
+import { recordEvent, recordOneTimeCodeLife } from '../statistics/store.js';
+import { inTransaction, isRetryableConflict, isUniqueViolation, type Pool } from '../db/pool.js';
 import type { FailureCounter } from '../protocol/claim-ban.js';
 import { claimFailuresLapsedAtOrBefore, hoursLived, keypairsCreatedAfter, oneTimeCodesCreatedAfter } from '../protocol/retention.js';
-import { startOfUtcDay, hourNumber } from '../protocol/time.js';
+import { startOfUtcDay, hourNumber, utcDate } from '../protocol/time.js';
 import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
 import type { UploadRules } from '../protocol/upload.js';
 
@@ -169,6 +169,7 @@ export type StoreKeysResult =
  * serialisation failure come all the same, the whole transaction is tried once more.
  * With `maxKeysPerStartInterval`, the same statement counts the new keys per interval
  * against what the keypair stored before, and an upload that would pass it stores nothing.
+ * All of it is one call of store_diagnosis_keys (migration 0008): one round trip.
  */
 export async function storeDiagnosisKeys(
   pool: Pool,
@@ -185,20 +186,8 @@ export async function storeDiagnosisKeys(
   }
 }
 
-const INSERT_KEYS = `INSERT INTO diagnosis_keys (key_data, rolling_start_interval_number, rolling_period, transmission_risk_level, hour_of_submission, region, originator)
-  SELECT k, s, p, r, $5, $6, $7 FROM unnest($1::bytea[], $2::int[], $3::int[], $4::smallint[]) AS t(k, s, p, r)
-  ORDER BY k
-  ON CONFLICT (key_data) DO NOTHING`;
-
-const INSERT_KEYS_COUNTING_INTERVALS = `
-  WITH inserted AS (${INSERT_KEYS} RETURNING rolling_start_interval_number AS s),
-  per_interval AS (
-    INSERT INTO keypair_start_intervals AS c (server_public_key, rolling_start_interval_number, keys)
-    SELECT $8, s, count(*) FROM inserted GROUP BY s ORDER BY s
-    ON CONFLICT (server_public_key, rolling_start_interval_number) DO UPDATE SET keys = c.keys + excluded.keys
-    RETURNING keys
-  )
-  SELECT (SELECT count(*) FROM inserted)::int AS new_keys, (SELECT coalesce(max(keys), 0) FROM per_interval)::int AS most_per_interval`;
+/** What store_diagnosis_keys (migration 0008) raises to undo a refused upload. */
+const REFUSALS = new Set(['over-quota', 'over-interval-limit']);
 
 async function storeDiagnosisKeysOnce(
   pool: Pool,
@@ -207,48 +196,29 @@ async function storeDiagnosisKeysOnce(
   keys: DiagnosisKey[],
   nowMs: number,
 ): Promise<StoreKeysResult> {
-  return inTransaction(pool, async (client): Promise<StoreKeysResult> => {
-    const locked = await client.query<{ remaining_keys: number; region: string; originator: string | null }>(
-      'SELECT remaining_keys, region, originator FROM encryption_keys WHERE server_public_key = $1 FOR UPDATE',
-      [serverPublicKey],
-    );
-    const keypair = locked.rows[0];
-    if (!keypair) return { stored: false, reason: 'keypair-gone' };
-    if (keypair.remaining_keys === 0) return { stored: false, reason: 'keypair-exhausted' };
-    const params = [
-      keys.map((k) => k.keyData),
-      keys.map((k) => k.rollingStartIntervalNumber),
-      keys.map((k) => k.rollingPeriod),
-      keys.map((k) => k.transmissionRiskLevel),
-      hourNumber(nowMs),
-      keypair.region,
-      keypair.originator,
-    ];
-    let newKeys: number;
-    let mostPerInterval = 0;
-    if (rules.maxKeysPerStartInterval > 0) {
-      const counted = await client.query<{ new_keys: number; most_per_interval: number }>(INSERT_KEYS_COUNTING_INTERVALS, [
-        ...params,
+  try {
+    const result = await pool.query<{ o_outcome: 'stored' | 'keypair-gone' | 'keypair-exhausted'; o_new_keys: number; o_region: string }>(
+      'SELECT o_outcome, o_new_keys, o_region FROM store_diagnosis_keys($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+      [
         serverPublicKey,
-      ]);
-      ({ new_keys: newKeys, most_per_interval: mostPerInterval } = counted.rows[0]!);
-    } else {
-      newKeys = (await client.query(INSERT_KEYS, params)).rowCount ?? 0;
-    }
-    // The protocol's quota first, then this server's own limit.
-    if (newKeys > keypair.remaining_keys) throw new Rollback<StoreKeysResult>({ stored: false, reason: 'over-quota' });
-    if (rules.maxKeysPerStartInterval > 0 && mostPerInterval > rules.maxKeysPerStartInterval) {
-      throw new Rollback<StoreKeysResult>({ stored: false, reason: 'over-interval-limit' });
-    }
-    await client.query('UPDATE encryption_keys SET remaining_keys = remaining_keys - $1 WHERE server_public_key = $2', [newKeys, serverPublicKey]);
-    await recordUpload(
-      client,
-      { originator: keypair.originator ?? '', region: keypair.region },
-      keypair.remaining_keys === rules.initialRemainingKeys,
-      nowMs,
+        keys.map((k) => k.keyData),
+        keys.map((k) => k.rollingStartIntervalNumber),
+        keys.map((k) => k.rollingPeriod),
+        keys.map((k) => k.transmissionRiskLevel),
+        hourNumber(nowMs),
+        rules.maxKeysPerStartInterval,
+        rules.initialRemainingKeys,
+        utcDate(nowMs),
+      ],
     );
-    return { stored: true, newKeys, region: keypair.region };
-  });
+    const row = result.rows[0]!;
+    if (row.o_outcome !== 'stored') return { stored: false, reason: row.o_outcome };
+    return { stored: true, newKeys: row.o_new_keys, region: row.o_region };
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'P0001' && REFUSALS.has(e.message ?? '')) return { stored: false, reason: e.message as 'over-quota' | 'over-interval-limit' };
+    throw err;
+  }
 }
 
 /**

@@ -133,13 +133,16 @@ describe('diagnosis-server', () => {
         'diagnosis_keys',
         'encryption_keys',
         'events',
+        'events_log',
         'failed_key_claim_attempts',
         'key_batches',
         'keypair_start_intervals',
         'otk_life_duration',
+        'otk_life_log',
         'padding_keys',
         'schema_migrations',
         'tek_upload_count',
+        'tek_upload_log',
       ]);
       // Every file in migrations/, once each, in name order.
       const files = (await readdir('migrations')).filter((f) => f.endsWith('.sql')).sort();

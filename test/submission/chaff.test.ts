@@ -26,7 +26,15 @@ const sample = (lines: string[], prefix: string) =>
 
 async function rowCounts(): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for (const table of ['encryption_keys', 'diagnosis_keys', 'failed_key_claim_attempts', 'events', 'tek_upload_count']) {
+  for (const table of [
+    'encryption_keys',
+    'diagnosis_keys',
+    'failed_key_claim_attempts',
+    'events',
+    'events_log',
+    'tek_upload_count',
+    'tek_upload_log',
+  ]) {
     counts[table] = (await system.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
   }
   return counts;

@@ -6,6 +6,7 @@ import { issueCode, Phone, post, type ClaimResult, type HttpResult } from '../he
 import { pino } from 'pino';
 import { purgeOnce } from '../../src/purge/purge.js';
 import { startSystem, TestClock, type TestSystem } from '../helpers/servers.js';
+import { foldStatisticsLogs } from '../../src/statistics/store.js';
 
 let system: TestSystem;
 beforeAll(async () => {
@@ -42,6 +43,7 @@ describe('/claim-key', () => {
     expect(hex(after.app_public_key)).toBe(hex(phone.keypair.publicKey));
     const created = new Date(before.created);
     expect(after.created.toISOString()).toBe(new Date(Date.UTC(created.getUTCFullYear(), created.getUTCMonth(), created.getUTCDate())).toISOString());
+    await foldStatisticsLogs(system.db);
     const claimed = await system.db.query("SELECT count FROM events WHERE identifier = 'OTKClaimed' AND source = 'portal-one'");
     expect(claimed.rows[0].count).toBeGreaterThanOrEqual(1);
     const lifetimes = await system.db.query("SELECT hours, count FROM otk_life_duration WHERE originator = 'portal-one'");
@@ -209,14 +211,14 @@ describe('/claim-key', () => {
 
   it('answers 500 SERVER_ERROR when the database fails', async () => {
     const code = await issueCode(system.submissionUrl);
-    await system.db.query('ALTER TABLE otk_life_duration RENAME TO otk_life_duration_away');
+    await system.db.query('ALTER TABLE otk_life_log RENAME TO otk_life_log_away');
     try {
       const result = await new Phone().claim(system.submissionUrl, code, freshClient());
       expect(result.status).toBe(500);
       expect(result.response.error).toBe(ClaimError.SERVER_ERROR);
       expect(result.response.triesRemaining).toBe(50);
     } finally {
-      await system.db.query('ALTER TABLE otk_life_duration_away RENAME TO otk_life_duration');
+      await system.db.query('ALTER TABLE otk_life_log_away RENAME TO otk_life_log');
     }
     // The failed transaction left the code unclaimed.
     expect((await new Phone().claim(system.submissionUrl, code, freshClient())).status).toBe(200);

@@ -5,6 +5,7 @@ import { EncryptedUploadRequest, Upload, UploadError } from '../../src/protocol/
 import { hourNumber } from '../../src/protocol/time.js';
 import { claimedPhone, issueCode, makeKeys, type Phone, post, sendUpload, type Key, type UploadResult } from '../helpers/app-client.js';
 import { startSystem, type TestSystem } from '../helpers/servers.js';
+import { foldStatisticsLogs } from '../../src/statistics/store.js';
 
 let system: TestSystem;
 beforeAll(async () => {
@@ -52,6 +53,7 @@ describe('/upload', () => {
       originator: 'portal-one',
     });
     expect(await remaining(phone)).toBe(43 - 14);
+    await foldStatisticsLogs(system.db);
     const uploads = (await system.db.query("SELECT count, first_upload FROM tek_upload_count WHERE originator = 'portal-one'")).rows;
     expect(uploads).toContainEqual({ count: expect.any(Number), first_upload: true });
   });
@@ -174,12 +176,12 @@ describe('/upload', () => {
 
   it('answers 500 SERVER_ERROR when the database fails, storing nothing', async () => {
     const phone = await claimedPhone(system.submissionUrl);
-    await system.db.query('ALTER TABLE tek_upload_count RENAME TO tek_upload_count_away');
+    await system.db.query('ALTER TABLE tek_upload_log RENAME TO tek_upload_log_away');
     try {
       const result = await phone.upload(system.submissionUrl, makeKeys(3, now()), now());
       expectError(result, 500, 'SERVER_ERROR');
     } finally {
-      await system.db.query('ALTER TABLE tek_upload_count_away RENAME TO tek_upload_count');
+      await system.db.query('ALTER TABLE tek_upload_log_away RENAME TO tek_upload_log');
     }
     expect(await remaining(phone)).toBe(43);
   });
