@@ -1,6 +1,7 @@
-// Claims of one-time codes against a key-submission process, and the same database work
-// (ban check, app key check, the charge of the attempt, the claim transaction) directly
-// with pg, in the same run.
+// Claims of one-time codes against a key-submission process, against two references in
+// the same run: the bare claim (one UPDATE binding an app key to a code, one round trip)
+// and the server's own database work (ban check, app key check, the charge of the
+// attempt, the claim) directly with pg.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { parseEnvironment, submissionSettings } from '../dist/config.js';
@@ -10,9 +11,10 @@ import { measure, round, TOKEN, withServer } from './lib.mjs';
 
 export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64 } = {}) {
   return withServer('key-submission', { DATABASE_URL: postgresUrl }, concurrency, async (port, client) => {
-    const codes = await issueCodes(client, port, 2 * claims);
+    const codes = await issueCodes(client, port, 3 * claims);
     const requests = codes.slice(0, claims).map((code) => claimRequest(code).body);
-    const referenceCodes = codes.slice(claims);
+    const referenceCodes = codes.slice(claims, 2 * claims);
+    const bareCodes = codes.slice(2 * claims);
 
     const measured = await measure(claims, concurrency, async (i) => (await client.send(port, 'POST', '/claim-key', requests[i])).status === 200);
 
@@ -31,7 +33,20 @@ export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64 
       const claimed = await claimOneTimeCode(pool, rules, { code: referenceCodes[i], appPublicKey, clientId, nowMs, codeHash });
       return claimed.ok;
     });
+    const bare = await measure(claims, concurrency, async (i) => {
+      const result = await pool.query(
+        'UPDATE encryption_keys SET one_time_code = NULL, app_public_key = $1 WHERE one_time_code = $2 AND app_public_key IS NULL',
+        [randomBytes(32), bareCodes[i]],
+      );
+      return result.rowCount === 1;
+    });
     await pool.end();
-    return { server: measured, reference, ratio: round(measured.perSecond / reference.perSecond, 2) };
+    return {
+      server: measured,
+      reference,
+      bare,
+      ratio: round(measured.perSecond / reference.perSecond, 2),
+      ratioToBare: round(measured.perSecond / bare.perSecond, 2),
+    };
   });
 }

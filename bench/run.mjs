@@ -42,7 +42,7 @@ function verdict(name, r) {
         met: r.ratioToBare >= 0.9 && r.server.p99Ms <= 2 * r.bare.p99Ms,
       };
     case 'claim':
-      return { target: 'ratio ≥ 0.6', met: r.ratio >= 0.6 };
+      return { target: '≥ 0.9× the bare claim', met: r.ratioToBare >= 0.9 };
     case 'retrieve-cached':
       return { target: 'ratio ≥ 0.8', met: r.ratio >= 0.8 };
     case 'export-build':
@@ -71,7 +71,7 @@ function describe(name, r) {
         `${r.ratioToBare}<br>${r.ratio}`,
       ];
     case 'claim':
-      return [rate(r.server), rate(r.reference), `${r.ratio}`];
+      return [rate(r.server), `bare claim: ${rate(r.bare)}<br>its own db work: ${rate(r.reference)}`, `${r.ratioToBare}<br>${r.ratio}`];
     case 'retrieve-cached':
       return [`${rate(r.server)} (${r.keys} keys, ${(r.bytes / 1024).toFixed(0)} KiB)`, rate(r.reference), `${r.ratio}`];
     case 'export-build':

@@ -40,15 +40,8 @@ export async function recordEvent(client: Client, source: StatisticSource, event
 
 // An upload's statistic is logged by store_diagnosis_keys (migration 0008), in its one call.
 
-/** How long a one-time code lived before it was claimed, in whole hours. */
-export async function recordOneTimeCodeLife(client: Client, source: StatisticSource, hours: number, nowMs: number): Promise<void> {
-  await client.query('INSERT INTO otk_life_log (originator, hours, date, region) VALUES ($1, $2, $3, $4)', [
-    source.originator,
-    hours,
-    utcDate(nowMs),
-    source.region,
-  ]);
-}
+// A claim's statistics (OTKClaimed, the code's life) are logged by its one statement in
+// submission/store.ts.
 
 /**
  * Moves every logged statistic into its table, in one statement: a log row is either

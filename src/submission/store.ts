@@ -1,11 +1,11 @@
 // SQL of key submission: encryption_keys (one-time codes and keypairs), diagnosis_keys
 // inserts, and the claim failure counters. Every multi-step write is one transaction.
 import type { BoxKeypair } from '../crypto/box.js';
-import { recordEvent, recordOneTimeCodeLife } from '../statistics/store.js';
+import { recordEvent, SERVER_DEVICE_TYPE } from '../statistics/store.js';
 import { inTransaction, isRetryableConflict, isUniqueViolation, type Pool } from '../db/pool.js';
 import type { FailureCounter } from '../protocol/claim-ban.js';
-import { claimFailuresLapsedAtOrBefore, hoursLived, keypairsCreatedAfter, oneTimeCodesCreatedAfter } from '../protocol/retention.js';
-import { startOfUtcDay, hourNumber, utcDate } from '../protocol/time.js';
+import { claimFailuresLapsedAtOrBefore, keypairsCreatedAfter, oneTimeCodesCreatedAfter } from '../protocol/retention.js';
+import { hourNumber, utcDate } from '../protocol/time.js';
 import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
 import type { UploadRules } from '../protocol/upload.js';
 
@@ -102,10 +102,12 @@ export type ClaimResult =
   { ok: true; serverPublicKey: Buffer; originator: string; region: string } | { ok: false; reason: 'no-such-code' | 'app-key-registered' };
 
 /**
- * Redeems a live code: binds the app key, moves `created` to midnight UTC of the code's
- * day (the keypair's validity counts from there), records statistics and clears the
- * client's failures, all in one transaction. The row lock makes concurrent claims of one
- * code serialise, and the re-checked WHERE lets exactly one of them through.
+ * Redeems a live code in one statement, so one round trip: binds the app key, moves
+ * `created` to midnight UTC of the code's day (the keypair's validity counts from there,
+ * as protocol/time.ts startOfUtcDay), logs OTKClaimed and the code's life in whole hours
+ * (protocol/retention.ts hoursLived) and clears the client's failures. The row lock makes
+ * concurrent claims of one code serialise, and the re-checked WHERE lets exactly one of
+ * them through.
  */
 export async function claimOneTimeCode(
   pool: Pool,
@@ -113,27 +115,41 @@ export async function claimOneTimeCode(
   claim: { code: string; appPublicKey: Uint8Array; clientId: string; nowMs: number; codeHash: Buffer | undefined },
 ): Promise<ClaimResult> {
   try {
-    return await inTransaction(pool, async (client) => {
-      const found = await client.query<{ server_public_key: Buffer; created: Date; originator: string | null; region: string }>(
-        `SELECT server_public_key, created, originator, region FROM encryption_keys
+    const result = await pool.query<{ server_public_key: Buffer; originator: string; region: string }>(
+      `WITH found AS (
+         SELECT server_public_key, created, originator, region FROM encryption_keys
          WHERE one_time_code = $1 AND app_public_key IS NULL AND created > $2
-         FOR UPDATE`,
-        [claim.code, oneTimeCodesCreatedAfter(claim.nowMs, rules)],
-      );
-      const row = found.rows[0];
-      if (!row) return { ok: false, reason: 'no-such-code' } as const;
-      await client.query(
-        `UPDATE encryption_keys SET one_time_code = NULL, app_public_key = $1, created = $2, claimed_code_hash = $4, claimed_at = $5
-         WHERE server_public_key = $3`,
-        [claim.appPublicKey, new Date(startOfUtcDay(row.created.getTime())), row.server_public_key, claim.codeHash ?? null, new Date(claim.nowMs)],
-      );
-      const originator = row.originator ?? '';
-      const source = { originator, region: row.region };
-      await recordEvent(client, source, 'OTKClaimed', claim.nowMs);
-      await recordOneTimeCodeLife(client, source, hoursLived(row.created.getTime(), claim.nowMs), claim.nowMs);
-      await client.query('DELETE FROM failed_key_claim_attempts WHERE identifier = $1', [claim.clientId]);
-      return { ok: true, serverPublicKey: row.server_public_key, originator, region: row.region } as const;
-    });
+         FOR UPDATE
+       ),
+       claimed AS (
+         UPDATE encryption_keys AS e
+         SET one_time_code = NULL, app_public_key = $3, created = date_trunc('day', f.created, 'UTC'), claimed_code_hash = $4, claimed_at = $5
+         FROM found AS f WHERE e.server_public_key = f.server_public_key
+         RETURNING e.server_public_key, coalesce(f.originator, '') AS originator, f.region, f.created AS issued
+       ),
+       claimed_event AS (
+         INSERT INTO events_log (source, identifier, device_type, date, count, region)
+         SELECT originator, 'OTKClaimed', '${SERVER_DEVICE_TYPE}', $6::date, 1, region FROM claimed
+       ),
+       life AS (
+         INSERT INTO otk_life_log (originator, hours, date, region)
+         SELECT originator, greatest(0, floor(extract(epoch FROM $5::timestamptz - issued) / 3600))::int, $6::date, region FROM claimed
+       ),
+       cleared AS (DELETE FROM failed_key_claim_attempts WHERE identifier = $7 AND EXISTS (SELECT 1 FROM claimed))
+       SELECT server_public_key, originator, region FROM claimed`,
+      [
+        claim.code,
+        oneTimeCodesCreatedAfter(claim.nowMs, rules),
+        claim.appPublicKey,
+        claim.codeHash ?? null,
+        new Date(claim.nowMs),
+        utcDate(claim.nowMs),
+        claim.clientId,
+      ],
+    );
+    const row = result.rows[0];
+    if (!row) return { ok: false, reason: 'no-such-code' };
+    return { ok: true, serverPublicKey: row.server_public_key, originator: row.originator, region: row.region };
   } catch (err) {
     // The same app key claiming two codes at once: the unique index lets one win.
     if (isUniqueViolation(err, 'encryption_keys_app_public_key_key')) return { ok: false, reason: 'app-key-registered' };
