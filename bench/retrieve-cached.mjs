@@ -1,6 +1,8 @@
 // Requests per second for a cached day file, against a key-retrieval process (each request
-// still checks its HMAC and reads the day's versions) and against a bare node:http server
-// process returning the same bytes, in the same run.
+// still checks its HMAC and reads the day's versions), a bare node:http server process
+// returning the same bytes and nginx serving them as a static file, in the same run. The
+// load generator is wrk when there is one (nginx outrunning the servers shows it is not
+// the ceiling); else this process's own keep-alive client, which is, and says so.
 import { spawn } from 'node:child_process';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +11,7 @@ import pg from 'pg';
 import { generateSecrets } from '../dist/crypto/key-generation.js';
 import { retrieveHmac } from '../dist/protocol/retrieve.js';
 import { freePort, insertKeys, measure, round, withServer } from './lib.mjs';
+import { findWrk, runWrk, startNginx } from './wrk.mjs';
 
 const BARE_SERVER = `
 const http = require('node:http');
@@ -18,7 +21,7 @@ http.createServer((req, res) => {
   res.end(body);
 }).listen(Number(process.argv[2]), '127.0.0.1', () => console.log('ready'));`;
 
-export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests = 20_000, concurrency = 32 } = {}) {
+export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests = 20_000, concurrency = 32, useWrk = true, seconds = 5 } = {}) {
   const secrets = generateSecrets();
   const db = new pg.Pool({ connectionString: postgresUrl });
   const now = Date.now();
@@ -39,7 +42,9 @@ export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests
       const first = await client.send(port, 'GET', path_);
       if (first.status !== 200) throw new Error(`retrieve answered ${first.status}`);
       const size = first.body.length;
-      const measured = await measure(requests, concurrency, async () => {
+      const wrk = useWrk ? findWrk() : undefined;
+      const load = (url, check) => (wrk ? Promise.resolve(runWrk(wrk, url, concurrency, seconds)) : measure(requests, concurrency, check));
+      const measured = await load(`http://127.0.0.1:${port}${path_}`, async () => {
         const r = await client.send(port, 'GET', path_);
         return r.status === 200 && r.body.length === size;
       });
@@ -52,11 +57,27 @@ export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests
       });
       bare = server;
       await new Promise((resolve) => server.stdout.once('data', resolve));
-      const reference = await measure(requests, concurrency, async () => {
+      const reference = await load(`http://127.0.0.1:${barePort}/`, async () => {
         const r = await client.send(barePort, 'GET', '/');
         return r.status === 200 && r.body.length === size;
       });
-      return { keys, bytes: size, server: measured, reference, ratio: round(measured.perSecond / reference.perSecond, 2) };
+      const nginx = wrk ? await startNginx(first.body) : undefined;
+      let static_;
+      try {
+        static_ = nginx && runWrk(wrk, nginx.url, concurrency, seconds);
+      } finally {
+        nginx?.stop();
+      }
+      return {
+        keys,
+        bytes: size,
+        generator: wrk ? 'wrk' : 'node',
+        concurrency,
+        server: measured,
+        reference,
+        ...(static_ ? { nginx: static_, ratioToNginx: round(measured.perSecond / static_.perSecond, 2) } : {}),
+        ratio: round(measured.perSecond / reference.perSecond, 2),
+      };
     });
   } finally {
     bare?.kill();

@@ -27,7 +27,8 @@ const BENCHMARKS = {
   upload: (url) => benchUpload(url, smoke ? { uploads: 30, concurrency: 8 } : {}),
   'upload-32': (url) => benchUpload(url, smoke ? { uploads: 30, concurrency: 4 } : { concurrency: 32 }),
   claim: (url) => benchClaim(url, smoke ? { claims: 30, concurrency: 8 } : {}),
-  'retrieve-cached': (url) => benchRetrieveCached(url, smoke ? { keys: 100, requests: 50, concurrency: 4 } : {}),
+  'retrieve-cached': (url) => benchRetrieveCached(url, smoke ? { keys: 100, requests: 50, concurrency: 4, seconds: 1 } : {}),
+  'retrieve-cached-64': (url) => benchRetrieveCached(url, smoke ? { keys: 100, requests: 50, concurrency: 4, useWrk: false } : { concurrency: 64 }),
   'export-build': (url) => benchExportBuild(url, smoke ? { sizes: [500] } : {}),
   seal: (url) => benchSeal(url, smoke ? { sizes: [50] } : {}),
 };
@@ -44,7 +45,12 @@ function verdict(name, r) {
     case 'claim':
       return { target: '≥ 0.9× the bare claim', met: r.ratioToBare >= 0.9 };
     case 'retrieve-cached':
-      return { target: 'ratio ≥ 0.8', met: r.ratio >= 0.8 };
+    case 'retrieve-cached-64':
+      // Only a load generator that drives nginx faster than the server measures the server.
+      return {
+        target: '≥ 0.85× bare node:http and ≥ 0.6× nginx, with wrk outrunning the server on nginx',
+        met: r.generator === 'wrk' && r.ratio >= 0.85 && r.ratioToNginx >= 0.6 && r.nginx.perSecond > r.server.perSecond,
+      };
     case 'export-build':
       return {
         target: 'time ≤ 3× reference; peak RSS ≤ 4× export.bin + 100 MB',
@@ -73,7 +79,12 @@ function describe(name, r) {
     case 'claim':
       return [rate(r.server), `bare claim: ${rate(r.bare)}<br>its own db work: ${rate(r.reference)}`, `${r.ratioToBare}<br>${r.ratio}`];
     case 'retrieve-cached':
-      return [`${rate(r.server)} (${r.keys} keys, ${(r.bytes / 1024).toFixed(0)} KiB)`, rate(r.reference), `${r.ratio}`];
+    case 'retrieve-cached-64':
+      return [
+        `${rate(r.server)} (${r.keys} keys, ${(r.bytes / 1024).toFixed(0)} KiB; ${r.concurrency} connections, ${r.generator})`,
+        `bare node:http: ${rate(r.reference)}${r.nginx ? `<br>nginx: ${rate(r.nginx)}` : ''}`,
+        `${r.ratio}${r.nginx ? `<br>${r.ratioToNginx}` : ''}`,
+      ];
     case 'export-build':
       return [
         r.rows

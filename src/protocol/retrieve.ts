@@ -19,10 +19,15 @@ export function retrieveHmac(key: Uint8Array, region: string, day: string, hour:
  * matched is no secret, and most requests then cost one HMAC instead of three.
  */
 export function hmacAuthorised(given: string, key: Uint8Array, region: string, day: string, nowMs: number): boolean {
+  return hmacMatches(given, (hour) => retrieveHmac(key, region, day, hour), nowMs);
+}
+
+/** hmacAuthorised with the expected HMAC of an hour from `expectedFor` (which may remember them). */
+export function hmacMatches(given: string, expectedFor: (hour: number) => Buffer, nowMs: number): boolean {
   if (!/^[0-9a-fA-F]{64}$/.test(given)) return false;
   const presented = Buffer.from(given, 'hex');
   const hour = hourNumber(nowMs);
-  return [hour, hour - 1, hour + 1].some((h) => timingSafeEqual(presented, retrieveHmac(key, region, day, h)));
+  return [hour, hour - 1, hour + 1].some((h) => timingSafeEqual(presented, expectedFor(h)));
 }
 
 export interface KeyWindow {

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { buildExport } from '../exports/build.js';
 import { cachedExport, ExportCache, type CachedExport } from '../exports/cache.js';
 import { notFound, notModified, sendText, unauthorized } from '../http/responses.js';
-import { hmacAuthorised, keyWindow, type KeyWindow } from '../protocol/retrieve.js';
+import { hmacMatches, keyWindow, retrieveHmac, type KeyWindow } from '../protocol/retrieve.js';
 import { signingKeysAt } from '../protocol/signing-keys.js';
 import type { RetrievalContext, RetrievalSigningKey, ServedRegion } from './context.js';
 import { FreshReads } from './fresh-reads.js';
@@ -15,6 +15,19 @@ const CACHE_CONTROL = 'public, max-age=3600, max-stale=600';
 
 export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): void {
   const hmacKey = ctx.settings.retrieveHmacKey;
+  // The HMAC a URL must carry depends only on region, day and hour: each is computed once
+  // (a few dozen live at a time), not on every request. Compared in constant time as ever.
+  const expectedMacs = new Map<string, Buffer>();
+  const expectedMac = (region: string, day: string, hour: number) => {
+    const key = `${region}:${day}:${hour}`;
+    let mac = expectedMacs.get(key);
+    if (!mac) {
+      if (expectedMacs.size >= 4096) expectedMacs.clear();
+      mac = retrieveHmac(hmacKey, region, day, hour);
+      expectedMacs.set(key, mac);
+    }
+    return mac;
+  };
   const versions = new FreshReads<string>();
   const signedBy = (keys: readonly RetrievalSigningKey[]) =>
     keys.map((k) => `${k.signatureInfo.verificationKeyId}/${k.signatureInfo.verificationKeyVersion}`).join(',');
@@ -52,7 +65,7 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
     if (!/^\d{3}$/.test(mcc) || !/^\d{5}$/.test(day)) return notFound(reply);
     const nowMs = ctx.clock.now();
     // Auth first, over the MCC asked for: one region's HMAC opens no other.
-    if (!hmacAuthorised(hmac, hmacKey, mcc, day, nowMs)) return unauthorized(reply);
+    if (!hmacMatches(hmac, (hour) => expectedMac(mcc, day, hour), nowMs)) return unauthorized(reply);
     if (request.method !== 'GET') return sendText(reply, 405, 'method not allowed');
     const region = ctx.regions.get(mcc);
     if (!region) return sendText(reply, 404, 'region not served');

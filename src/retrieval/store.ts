@@ -18,7 +18,8 @@ const VERSION_SQL = `SELECT string_agg(hour_of_submission || ':' || version, ','
  * equal strings mean equal keys, whoever changed them and however.
  */
 export async function windowVersion(db: Pool | PoolClient, window: KeyWindow): Promise<string> {
-  const result = await db.query<{ v: string | null }>(VERSION_SQL, [window.firstHour, window.endHour]);
+  // Named, so each connection parses and plans it once: it runs once per round trip of requests.
+  const result = await db.query<{ v: string | null }>({ name: 'window-version', text: VERSION_SQL, values: [window.firstHour, window.endHour] });
   return result.rows[0]?.v ?? '';
 }
 
