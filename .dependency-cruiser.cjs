@@ -2,7 +2,7 @@
 //   entry      cli.ts, healthcheck.ts, start.ts, dev-secrets.ts, tools/
 //   roles      submission/, retrieval/, purge/, release/, simulator/
 //   services   http/, exports/, events/, telemetry/, clients/
-//   foundation protocol/, crypto/, db/, network/, config.ts, roles.ts (the role table), logger.ts (and generated/)
+//   foundation protocol/, crypto/, db/, network/, config.ts, roles.ts (the role table), logger.ts, package-root.ts (and generated/)
 // An import may point down or stay in its own folder; never up, never across roles.
 const ENTRY = '^src/(cli|healthcheck|start|dev-secrets)\\.ts$|^src/tools/';
 const ROLES = '^src/(submission|retrieval|purge|release|simulator)/';
@@ -17,7 +17,7 @@ module.exports = {
     forbid(
       'foundation-stays-down',
       'protocol, crypto, db, network, config, the role table and logger are the bottom layer: they import no other layer.',
-      { path: '^src/(protocol|crypto|db|network)/|^src/(config|roles|logger)\\.ts$' },
+      { path: '^src/(protocol|crypto|db|network)/|^src/(config|roles|logger|package-root)\\.ts$' },
       { path: `${ENTRY}|${ROLES}|${SERVICES}` },
     ),
     forbid(
@@ -37,7 +37,7 @@ module.exports = {
       'protocol-imports-no-layer',
       'The protocol is the lowest layer: crypto and db may use its types, never the reverse.',
       { path: '^src/protocol/' },
-      { path: '^src/(crypto|db|network)/|^src/(config|roles|logger)\\.ts$' },
+      { path: '^src/(crypto|db|network)/|^src/(config|roles|logger|package-root)\\.ts$' },
     ),
     forbid(
       'crypto-and-db-apart',

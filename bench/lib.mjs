@@ -10,7 +10,10 @@ import { startEmbeddedPostgres, throwawayDataDir } from '../dist/db/embedded.js'
 
 export { freePort };
 
-export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../dist/cli.js');
+/** The entry point operators run (package.json bin, the image): the bundle. */
+export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../dist/bundle/cli.mjs');
+/** The same, as tsc writes it, unbundled: what the bundle is measured against. */
+export const UNBUNDLED_CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../dist/cli.js');
 export const TOKEN = 'bench-portal-token-0123456789abcdef';
 
 export async function startPostgres() {
@@ -20,8 +23,8 @@ export async function startPostgres() {
   return { url: embedded.url.replace(/\/diagnosis$/, `/bench_${Date.now()}`), stop: embedded.stop };
 }
 
-export function spawnRole(role, env) {
-  const child = spawn(process.execPath, [CLI, role], {
+export function spawnRole(role, env, cli = CLI) {
+  const child = spawn(process.execPath, [cli, role], {
     env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', KEY_CLAIM_TOKEN: `${TOKEN}=bench`, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -57,7 +57,7 @@ function verdict(name, r) {
         met: r.rows.every((row) => row.timeRatio <= 3 && row.peakRssMiB <= row.rssLimitMiB),
       };
     case 'cold-start':
-      return { target: '≤ 500 ms', met: Object.values(r.roles).every((role) => role.p50Ms <= 500) };
+      return { target: 'p50 ≤ 250 ms for both servers', met: ['key-submission', 'key-retrieval'].every((role) => r.roles[role].p50Ms <= 250) };
     case 'seal':
       // A pass runs every 30 s; an hour's batch must seal well inside one.
       return { target: '50,000 keys in ≤ 5 s; peak RSS ≤ 200 MB', met: r.rows.every((row) => row.sealSeconds <= 5 && row.peakRssMiB <= 200) };
@@ -112,7 +112,9 @@ function describe(name, r) {
         Object.entries(r.roles)
           .map(([role, t]) => `${role}: p50 ${t.p50Ms} ms (max ${t.maxMs})`)
           .join('<br>'),
-        `p50 ${r.reference.p50Ms} ms`,
+        `node -e '': p50 ${r.reference.p50Ms} ms<br>${Object.entries(r.unbundled)
+          .map(([role, t]) => `${role} from dist/cli.js: p50 ${t.p50Ms} ms`)
+          .join('<br>')}`,
         '–',
       ];
     default:

@@ -4,7 +4,7 @@
 // stops start-up with its name. The entry points hand process.env here; nothing else
 // in the program reads it (but to pass it on to Postgres' own processes).
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from './package-root.js';
 import { z } from 'zod';
 import { DEFAULT_TRUSTED_PROXIES, isCidr } from './network/trusted-proxies.js';
 import { roleSpec, type Role } from './roles.js';
@@ -19,7 +19,7 @@ export class ConfigError extends Error {}
 export type Environment = Record<string, string | undefined>;
 
 /** `<checkout>/.data`: where `all` keeps its embedded Postgres and development secrets. */
-export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.data/', import.meta.url));
+export const DEFAULT_DATA_DIR = packagePath('.data');
 
 export interface ClaimToken {
   token: string;

@@ -1,10 +1,12 @@
 // Applies migrations/*.sql in name order, each in its own transaction, recorded in
 // schema_migrations. An advisory lock serialises replicas that start together.
 import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { packagePath } from '../package-root.js';
 import type { Logger } from 'pino';
 import { withAdvisoryLock, type Pool } from './pool.js';
 
-const MIGRATIONS_DIR = new URL('../../migrations/', import.meta.url);
+const MIGRATIONS_DIR = packagePath('migrations');
 /** Arbitrary, fixed: every process of this server takes the same lock. */
 const MIGRATION_LOCK = 0x5eed_c0de;
 
@@ -17,7 +19,7 @@ export async function migrate(pool: Pool, log: Logger): Promise<string[]> {
     for (const file of files) {
       const version = file.replace(/\.sql$/, '');
       if (done.has(version)) continue;
-      const sql = await readFile(new URL(file, MIGRATIONS_DIR), 'utf8');
+      const sql = await readFile(path.join(MIGRATIONS_DIR, file), 'utf8');
       await client.query('BEGIN');
       try {
         await client.query(sql);

@@ -5,11 +5,11 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-root.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { notFound, notModified } from '../http/responses.js';
 
-export const DEFAULT_EXPOSURE_CONFIGURATION_DIR = fileURLToPath(new URL('../../exposure-configuration/', import.meta.url));
+export const DEFAULT_EXPOSURE_CONFIGURATION_DIR = packagePath('exposure-configuration');
 
 interface ConfigurationFile {
   body: Buffer;

@@ -22,12 +22,22 @@ export const noTelemetry: Telemetry = {
   shutdown: async () => {},
 };
 
+/**
+ * A package imported lazily, with its named exports whatever its module format: Node gives
+ * a CommonJS package's named exports, but in the bundle (dist/bundle/) a CommonJS package
+ * imported this way comes as its module.exports under `default` alone.
+ */
+async function lazily<T extends object>(load: Promise<T>): Promise<T> {
+  const loaded = (await load) as T & { default?: Partial<T> };
+  return { ...loaded.default, ...loaded };
+}
+
 async function startMeter(config: TelemetrySettings, log: Logger, host: string) {
-  const { MeterProvider, PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
-  const { resourceFromAttributes } = await import('@opentelemetry/resources');
+  const { MeterProvider, PeriodicExportingMetricReader } = await lazily(import('@opentelemetry/sdk-metrics'));
+  const { resourceFromAttributes } = await lazily(import('@opentelemetry/resources'));
   const resource = resourceFromAttributes({ 'service.name': 'diagnosis-server' });
   if (config.metricProvider === 'prometheus') {
-    const { PrometheusExporter } = await import('@opentelemetry/exporter-prometheus');
+    const { PrometheusExporter } = await lazily(import('@opentelemetry/exporter-prometheus'));
     // The exporter's own server cannot tell which port it got; this one can (tests use 0).
     const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
     const provider = new MeterProvider({ resource, readers: [exporter] });
@@ -59,8 +69,8 @@ async function startMeter(config: TelemetrySettings, log: Logger, host: string) 
 }
 
 async function startTracer(config: TelemetrySettings) {
-  const { BasicTracerProvider, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
-  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { BasicTracerProvider, SimpleSpanProcessor } = await lazily(import('@opentelemetry/sdk-trace-base'));
+  const { AsyncLocalStorageContextManager } = await lazily(import('@opentelemetry/context-async-hooks'));
   const { JsonSpanExporter } = await import('./json-exporters.js');
   // Spans of database queries find their request's span through async context.
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());

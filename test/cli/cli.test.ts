@@ -9,7 +9,7 @@ import { freshDatabaseUrl, testPool } from '../helpers/database.js';
 import { freePort } from '../../src/clients/free-port.js';
 import { PORTAL_TOKEN } from '../helpers/servers.js';
 
-const CLI = path.resolve('dist/cli.js');
+const CLI = path.resolve('dist/bundle/cli.mjs');
 
 interface Process {
   child: ChildProcess;

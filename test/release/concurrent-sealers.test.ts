@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { currentRollingStartIntervalNumber, hourNumber } from '../../src/protocol/time.js';
 import { freshDatabaseUrl, testPool } from '../helpers/database.js';
 
-const CLI = path.resolve('dist/cli.js');
+const CLI = path.resolve('dist/bundle/cli.mjs');
 
 function purgeProcess(databaseUrl: string): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [CLI, 'purge'], {

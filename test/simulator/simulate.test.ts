@@ -109,7 +109,7 @@ describe('simulate', () => {
     const child = spawn(
       process.execPath,
       [
-        path.resolve('dist/cli.js'),
+        path.resolve('dist/bundle/cli.mjs'),
         'simulate',
         '--phones',
         '25',
@@ -147,7 +147,7 @@ describe('simulate', () => {
       type: 'pkcs8',
     });
     await writeFile(keyFile, pem);
-    const child = spawn(process.execPath, [path.resolve('dist/cli.js'), 'simulate', '--phones', '10', '--days', '3', '--positives', '0.2'], {
+    const child = spawn(process.execPath, [path.resolve('dist/bundle/cli.mjs'), 'simulate', '--phones', '10', '--days', '3', '--positives', '0.2'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ECDSA_KEY: keyFile, EMBEDDED_POSTGRES_PORT: String(await freePort()) },
     });

@@ -7,7 +7,7 @@ import { freePort } from '../../src/clients/free-port.js';
 import { Phone } from '../helpers/app-client.js';
 import { PORTAL_TOKEN } from '../helpers/servers.js';
 
-const CLI = path.resolve('dist/cli.js');
+const CLI = path.resolve('dist/bundle/cli.mjs');
 
 /** Runs key-submission with `env` until `enough(output)`, driving it with `drive`; answers its stdout (or stderr). */
 async function runSubmission(
