@@ -4,7 +4,7 @@
 // load generator is wrk when there is one (nginx outrunning the servers shows it is not
 // the ceiling); else this process's own keep-alive client, which is, and says so.
 import { spawn } from 'node:child_process';
-import { writeFile, mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -35,6 +35,8 @@ export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests
   const env = { DATABASE_URL: postgresUrl, RETRIEVE_HMAC_KEY: secrets.retrieveHmacKey, ECDSA_KEY: secrets.ecdsaKey };
   /** @type {import('node:child_process').ChildProcess | undefined} */
   let bare;
+  /** @type {string | undefined} */
+  let dir;
   try {
     return await withServer('key-retrieval', env, concurrency, async (port, client) => {
       const mac = retrieveHmac(Buffer.from(secrets.retrieveHmacKey, 'hex'), '302', String(day), Math.floor(Date.now() / 3_600_000)).toString('hex');
@@ -49,7 +51,7 @@ export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests
         return r.status === 200 && r.body.length === size;
       });
 
-      const dir = await mkdtemp(path.join(tmpdir(), 'bare-'));
+      dir = await mkdtemp(path.join(tmpdir(), 'bare-'));
       await writeFile(path.join(dir, 'day.zip'), first.body);
       const barePort = await freePort();
       const server = spawn(process.execPath, ['-e', BARE_SERVER, path.join(dir, 'day.zip'), String(barePort)], {
@@ -66,7 +68,7 @@ export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests
       try {
         static_ = nginx && runWrk(wrk, nginx.url, concurrency, seconds);
       } finally {
-        nginx?.stop();
+        await nginx?.stop();
       }
       return {
         keys,
@@ -81,5 +83,6 @@ export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests
     });
   } finally {
     bare?.kill();
+    if (dir) await rm(dir, { recursive: true, force: true });
   }
 }

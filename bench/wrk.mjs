@@ -1,7 +1,7 @@
 // wrk (Debian's package) as the load generator for downloads: a C load generator that is
 // not the ceiling the way one in Node is. Installed with apt-get when missing and root.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, round } from './lib.mjs';
@@ -69,5 +69,12 @@ http {
     if (i > 100) throw new Error('nginx did not start');
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill('SIGQUIT') };
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    stop: async () => {
+      child.kill('SIGQUIT');
+      await new Promise((resolve) => child.once('exit', resolve));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
