@@ -372,11 +372,11 @@ function claimTokensWithRegions(tokens: WrittenClaimToken[], regions: RegionSett
   });
 }
 
-export function submissionSettings(v: Variables): SubmissionSettings {
+export function submissionSettings(v: Variables, regions: RegionSettings[] = regionSettings(v)): SubmissionSettings {
   if (!v.KEY_CLAIM_TOKEN) throw new ConfigError('KEY_CLAIM_TOKEN: required (token=label[:token=label…])');
   const retention = retentionRules(v);
   return {
-    claimTokens: claimTokensWithRegions(v.KEY_CLAIM_TOKEN, regionSettings(v)),
+    claimTokens: claimTokensWithRegions(v.KEY_CLAIM_TOKEN, regions),
     trustedProxyHops: v.TRUSTED_PROXY_HOPS,
     trustedProxies: v.TRUSTED_PROXIES ?? DEFAULT_TRUSTED_PROXIES,
     corsAllowOrigin: v.CORS_ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -524,9 +524,8 @@ function defaultSigningKeys(v: Variables, regions: RegionSettings[]): SigningKey
   throw new ConfigError('ECDSA_KEY: required (hex SEC1 DER P-256 private key, or a PEM file path), or SIGNING_KEYS_FILE');
 }
 
-export function retrievalSettings(v: Variables): RetrievalSettings {
+export function retrievalSettings(v: Variables, regions: RegionSettings[] = regionSettings(v)): RetrievalSettings {
   if (!v.RETRIEVE_HMAC_KEY) throw new ConfigError('RETRIEVE_HMAC_KEY: required (hex, at least 64 characters)');
-  const regions = regionSettings(v);
   const signingKeys = defaultSigningKeys(v, regions);
   return {
     keyRelease: v.KEY_RELEASE,
@@ -547,8 +546,8 @@ export function retrievalSettings(v: Variables): RetrievalSettings {
   };
 }
 
-export function purgeSettings(v: Variables): PurgeSettings {
-  const regionRetention = regionSettings(v).flatMap((r) =>
+export function purgeSettings(v: Variables, regions: RegionSettings[] = regionSettings(v)): PurgeSettings {
+  const regionRetention = regions.flatMap((r) =>
     r.diagnosisKeyRetentionDays === undefined ? [] : [{ mcc: r.mcc, diagnosisKeyRetentionDays: r.diagnosisKeyRetentionDays }],
   );
   return { ...retentionRules(v), intervalMs: v.PURGE_INTERVAL_SECONDS * 1000, regionRetention };
@@ -570,10 +569,12 @@ export function releaseSettings(v: Variables): ReleaseSettings {
 export function loadConfig(env: Environment, role: Role): Config {
   const v = parseEnvironment(env);
   const spec = roleSpec(role);
+  // Read once (REGIONS_FILE is a file), and handed to every slice that needs it.
+  const regions = regionSettings(v);
   let shortRetention: string[];
   try {
     shortRetention = checkRetention(retentionRules(v), v.ALLOW_SHORT_RETENTION);
-    for (const region of regionSettings(v)) {
+    for (const region of regions) {
       if (region.diagnosisKeyRetentionDays === undefined) continue;
       let short: string[];
       try {
@@ -603,9 +604,9 @@ export function loadConfig(env: Environment, role: Role): Config {
       metricExportIntervalMs: v.METRIC_EXPORT_INTERVAL_SECONDS * 1000,
     },
     service: serviceSettings(v),
-    ...(spec.servers.includes('key-submission') ? { submission: submissionSettings(v) } : {}),
-    ...(spec.servers.includes('key-retrieval') ? { retrieval: retrievalSettings(v) } : {}),
-    ...(spec.purge !== 'never' ? { purge: purgeSettings(v), release: releaseSettings(v) } : {}),
+    ...(spec.servers.includes('key-submission') ? { submission: submissionSettings(v, regions) } : {}),
+    ...(spec.servers.includes('key-retrieval') ? { retrieval: retrievalSettings(v, regions) } : {}),
+    ...(spec.purge !== 'never' ? { purge: purgeSettings(v, regions), release: releaseSettings(v) } : {}),
     shortRetention,
   };
 }

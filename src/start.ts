@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError, type Config, type RetrievalRegion, type RetrievalSettings } from './config.js';
 import type { RetrievalSigningKey, ServedRegion } from './retrieval/context.js';
+import type { ExportSigner } from './crypto/export-signer.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { closePool, databaseAnswers, ensureDatabase, openPool, type Pool, type PoolTimeouts } from './db/pool.js';
@@ -42,11 +43,18 @@ const ALL_INTERFACES = '0.0.0.0';
 // smaller process that starts faster.
 async function loadRegions(retrieval: RetrievalSettings): Promise<Map<string, ServedRegion>> {
   const { loadExportSigner } = await import('./crypto/export-signer.js');
+  // Regions without keys of their own share the deployment's: each key is loaded once.
+  const signers = new Map<string, ExportSigner>();
+  const signerOf = (ecdsaKey: string) => {
+    let signer = signers.get(ecdsaKey);
+    if (!signer) signers.set(ecdsaKey, (signer = loadExportSigner(ecdsaKey)));
+    return signer;
+  };
   const loadKeys = (region: RetrievalRegion): RetrievalSigningKey[] =>
     region.signingKeys.map((k) => {
       try {
         return {
-          signer: loadExportSigner(k.ecdsaKey),
+          signer: signerOf(k.ecdsaKey),
           signatureInfo: { verificationKeyId: k.keyId, verificationKeyVersion: k.keyVersion, signatureAlgorithm: retrieval.exportSignatureAlgorithm },
           notBeforeMs: k.notBeforeMs,
           notAfterMs: k.notAfterMs,

@@ -122,13 +122,6 @@ export async function withAdvisoryLock<T>(pool: Pool, lock: number, work: (clien
   }
 }
 
-/** Thrown inside inTransaction to roll back and still answer with `result`. */
-export class Rollback<T> extends Error {
-  constructor(readonly result: T) {
-    super('rolled back');
-  }
-}
-
 /** Runs `work` in one transaction on one connection; rolls back on any throw. */
 export async function inTransaction<T>(pool: Pool, work: (client: Client) => Promise<T>): Promise<T> {
   const client = await pool.connect();
@@ -140,10 +133,6 @@ export async function inTransaction<T>(pool: Pool, work: (client: Client) => Pro
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    if (err instanceof Rollback) {
-      await client.query('ROLLBACK').catch(() => (broken = true));
-      return err.result as T;
-    }
     broken = true;
     await client.query('ROLLBACK').catch(() => {});
     throw err;

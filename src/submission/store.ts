@@ -172,6 +172,9 @@ export async function findValidKeypair(pool: Pool, rules: SubmissionRules, serve
   return row && { serverPrivateKey: row.server_private_key, appPublicKey: row.app_public_key };
 }
 
+/** What storing an upload's keys needs to know: the quota, and the per-interval limit. */
+type StoreRules = SubmissionRules & Pick<UploadRules, 'maxKeysPerStartInterval'>;
+
 export type StoreKeysResult =
   | { stored: true; newKeys: number; region: string }
   | { stored: false; reason: 'keypair-gone' | 'keypair-exhausted' | 'over-quota' | 'over-interval-limit' };
@@ -189,7 +192,7 @@ export type StoreKeysResult =
  */
 export async function storeDiagnosisKeys(
   pool: Pool,
-  rules: SubmissionRules & Pick<UploadRules, 'maxKeysPerStartInterval'>,
+  rules: StoreRules,
   serverPublicKey: Uint8Array,
   keys: DiagnosisKey[],
   nowMs: number,
@@ -207,7 +210,7 @@ const REFUSALS = new Set(['over-quota', 'over-interval-limit']);
 
 async function storeDiagnosisKeysOnce(
   pool: Pool,
-  rules: SubmissionRules & Pick<UploadRules, 'maxKeysPerStartInterval'>,
+  rules: StoreRules,
   serverPublicKey: Uint8Array,
   keys: DiagnosisKey[],
   nowMs: number,
