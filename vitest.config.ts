@@ -10,6 +10,7 @@ const UNIT = [
   'test/crypto/**/*.test.ts',
   'test/exports/**/*.test.ts',
   'test/db/copy-binary.test.ts',
+  'test/db/commit-groups.test.ts',
   'test/retrieval/fresh-reads.test.ts',
   'test/simulator/en-crypto.test.ts',
   'test/simulator/exposure-risk.test.ts',

@@ -1,0 +1,74 @@
+// Lets concurrent requests share one database round trip, and for writes one commit. A
+// call never waits for company: when fewer than `maxInFlight` groups are running, a group
+// starts in the same turn of the event loop (taking every call that arrived in that turn);
+// otherwise the call waits for the first group to end, and the next group, which starts
+// then, takes everyone who waited (up to `maxSize`). Alone, a call costs what it did; under
+// load, one round trip carries up to `maxSize` of them.
+//
+// `run` gets the inputs of one group and returns one output per input, in order. When it
+// throws, every call of that group gets the error: none of them is acknowledged.
+
+export interface GroupLimits {
+  maxSize: number;
+  maxInFlight: number;
+}
+
+interface Waiting<In, Out> {
+  input: In;
+  resolve: (output: Out) => void;
+  reject: (err: unknown) => void;
+}
+
+export class CommitGroups<In, Out> {
+  private readonly waiting: Waiting<In, Out>[] = [];
+  private inFlight = 0;
+  private startScheduled = false;
+
+  constructor(
+    private readonly run: (inputs: In[]) => Promise<Out[]>,
+    private readonly limits: GroupLimits,
+    /** Told the size of every group as it starts (a metric). */
+    private readonly onGroup: (size: number) => void = () => {},
+  ) {}
+
+  call(input: In): Promise<Out> {
+    return new Promise<Out>((resolve, reject) => {
+      this.waiting.push({ input, resolve, reject });
+      if (this.inFlight + (this.startScheduled ? 1 : 0) < this.limits.maxInFlight) this.scheduleStart();
+    });
+  }
+
+  private scheduleStart(): void {
+    if (this.startScheduled) return;
+    this.startScheduled = true;
+    // Calls that arrive in this turn (requests read off several sockets at once) join in.
+    setImmediate(() => {
+      this.startScheduled = false;
+      this.start();
+    });
+  }
+
+  private start(): void {
+    while (this.waiting.length > 0 && this.inFlight < this.limits.maxInFlight) this.startOne();
+  }
+
+  private startOne(): void {
+    const group = this.waiting.splice(0, this.limits.maxSize);
+    this.inFlight++;
+    this.onGroup(group.length);
+    Promise.resolve()
+      .then(() => this.run(group.map((g) => g.input)))
+      .then(
+        (outputs) => {
+          if (outputs.length !== group.length) throw new Error(`a group of ${group.length} got ${outputs.length} answers`);
+          group.forEach((g, i) => g.resolve(outputs[i]!));
+        },
+        (err: unknown) => group.forEach((g) => g.reject(err)),
+      )
+      .catch((err: unknown) => group.forEach((g) => g.reject(err)))
+      .finally(() => {
+        this.inFlight--;
+        this.start();
+      });
+  }
+}

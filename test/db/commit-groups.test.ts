@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { CommitGroups } from '../../src/db/commit-groups.js';
+
+/** A run whose groups are recorded and finished by hand. */
+function controlledRun() {
+  const groups: number[][] = [];
+  const pending: { finish: () => void; fail: (err: Error) => void }[] = [];
+  const run = (inputs: number[]) => {
+    groups.push(inputs);
+    return new Promise<string[]>((resolve, reject) => pending.push({ finish: () => resolve(inputs.map((n) => `done ${n}`)), fail: reject }));
+  };
+  const turn = () => new Promise((r) => setImmediate(r));
+  return {
+    run,
+    groups,
+    turn,
+    finishOldest: async () => {
+      pending.shift()!.finish();
+      await turn();
+    },
+    failOldest: async (err: Error) => {
+      pending.shift()!.fail(err);
+      await turn();
+    },
+  };
+}
+
+describe('CommitGroups', () => {
+  it('starts a lone call in the same turn, without waiting for company', async () => {
+    const r = controlledRun();
+    const groups = new CommitGroups(r.run, { maxSize: 8, maxInFlight: 1 });
+    const answer = groups.call(1);
+    await r.turn();
+    expect(r.groups).toEqual([[1]]);
+    await r.finishOldest();
+    expect(await answer).toBe('done 1');
+  });
+
+  it('groups the calls of one turn, and those that wait for a running group', async () => {
+    const r = controlledRun();
+    const sizes: number[] = [];
+    const groups = new CommitGroups(r.run, { maxSize: 8, maxInFlight: 1 }, (n) => sizes.push(n));
+    const first = [1, 2].map((n) => groups.call(n));
+    await r.turn();
+    const second = [3, 4, 5].map((n) => groups.call(n));
+    await r.turn();
+    // The second lot waits for the first group to end.
+    expect(r.groups).toEqual([[1, 2]]);
+    await r.finishOldest();
+    expect(r.groups).toEqual([
+      [1, 2],
+      [3, 4, 5],
+    ]);
+    await r.finishOldest();
+    expect(await Promise.all([...first, ...second])).toEqual(['done 1', 'done 2', 'done 3', 'done 4', 'done 5']);
+    expect(sizes).toEqual([2, 3]);
+  });
+
+  it('runs up to maxInFlight groups at once, of at most maxSize each', async () => {
+    const r = controlledRun();
+    const groups = new CommitGroups(r.run, { maxSize: 2, maxInFlight: 2 });
+    const answers = [1, 2, 3, 4, 5, 6, 7].map((n) => groups.call(n));
+    await r.turn();
+    expect(r.groups).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    await r.finishOldest();
+    expect(r.groups.slice(2)).toEqual([[5, 6]]);
+    await r.finishOldest();
+    await r.finishOldest();
+    await r.finishOldest();
+    expect(r.groups.slice(3)).toEqual([[7]]);
+    expect(await Promise.all(answers)).toHaveLength(7);
+  });
+
+  it('fails every call of a failed group, and only those', async () => {
+    const r = controlledRun();
+    const groups = new CommitGroups(r.run, { maxSize: 8, maxInFlight: 1 });
+    const failed = [1, 2].map((n) => groups.call(n).catch((err: Error) => err.message));
+    await r.turn();
+    const later = groups.call(3);
+    await r.failOldest(new Error('connection lost'));
+    expect(await Promise.all(failed)).toEqual(['connection lost', 'connection lost']);
+    await r.finishOldest();
+    expect(await later).toBe('done 3');
+  });
+
+  it('fails a group whose run answers a different number of calls', async () => {
+    const groups = new CommitGroups(async (inputs: number[]) => inputs.slice(1), { maxSize: 8, maxInFlight: 1 });
+    const answers = [1, 2].map((n) => groups.call(n).catch((err: Error) => err.message));
+    expect(await Promise.all(answers)).toEqual(['a group of 2 got 1 answers', 'a group of 2 got 1 answers']);
+  });
+});
