@@ -146,6 +146,9 @@ const variables = z.object({
   ACCEPT_CHAFF: flag.default(true),
   MAX_KEYS_PER_START_INTERVAL: wholeNumber.pipe(z.number().max(32767)).default(3),
   REFUSE_FUTURE_KEYS: flag.default(true),
+  // Each upload of a group is a subtransaction; Postgres caches 64 of them per backend.
+  UPLOAD_GROUP_MAX: positiveInt.pipe(z.number().max(60, 'must be at most 60')).default(32),
+  UPLOAD_GROUPS_IN_FLIGHT: positiveInt.pipe(z.number().max(16, 'must be at most 16')).default(4),
   DROP_UNSERVABLE_KEYS: flag.default(true),
   CLAIM_REPLAY_MINUTES: wholeNumber.pipe(z.number().max(1440, 'must be at most 1440 (a day)')).default(15),
   PURGE_INTERVAL_SECONDS: positiveInt.default(30),
@@ -254,6 +257,11 @@ export interface SubmissionSettings extends UploadRules {
   /** Requests with X-Chaff get a look-alike answer and touch nothing; false: the header is ignored (the original). */
   acceptChaff: boolean;
   enableTestTools: boolean;
+  /**
+   * Concurrent uploads share a database call, and their store one commit: at most
+   * `maxSize` uploads a group, `maxInFlight` groups at once (submission/upload-groups.ts).
+   */
+  uploadGroups: { maxSize: number; maxInFlight: number };
 }
 
 /** A key that signs key files, as Apple and Google registered it, and when it may sign. */
@@ -390,6 +398,7 @@ export function submissionSettings(v: Variables, regions: RegionSettings[] = reg
     maxKeysPerStartInterval: v.MAX_KEYS_PER_START_INTERVAL,
     refuseFutureKeys: v.REFUSE_FUTURE_KEYS,
     dropUnservableKeys: v.DROP_UNSERVABLE_KEYS,
+    uploadGroups: { maxSize: v.UPLOAD_GROUP_MAX, maxInFlight: v.UPLOAD_GROUPS_IN_FLIGHT },
     enableTestTools: v.ENABLE_TEST_TOOLS,
   };
 }

@@ -2,7 +2,7 @@
 // inserts, and the claim failure counters. Every multi-step write is one transaction.
 import type { BoxKeypair } from '../crypto/box.js';
 import { recordEvent, SERVER_DEVICE_TYPE } from '../statistics/store.js';
-import { inTransaction, isRetryableConflict, isUniqueViolation, type Pool } from '../db/pool.js';
+import { inTransaction, isUniqueViolation, type Pool } from '../db/pool.js';
 import type { FailureCounter } from '../protocol/claim-ban.js';
 import { claimFailuresLapsedAtOrBefore, keypairsCreatedAfter, oneTimeCodesCreatedAfter } from '../protocol/retention.js';
 import { hourNumber, utcDate } from '../protocol/time.js';
@@ -162,82 +162,85 @@ export interface Keypair {
   appPublicKey: Buffer | null;
 }
 
-/** The keypair of a server key still inside its validity window. */
-export async function findValidKeypair(pool: Pool, rules: SubmissionRules, serverPublicKey: Uint8Array, nowMs: number): Promise<Keypair | undefined> {
-  const result = await pool.query<{ server_private_key: Buffer; app_public_key: Buffer | null }>(
-    'SELECT server_private_key, app_public_key FROM encryption_keys WHERE server_public_key = $1 AND created > $2',
-    [serverPublicKey, keypairsCreatedAfter(nowMs, rules)],
+/**
+ * The keypairs of server keys still inside their validity window, one answer per key in
+ * order (undefined: no such keypair): one query for any number of uploads.
+ */
+export async function findValidKeypairs(
+  pool: Pool,
+  rules: SubmissionRules,
+  serverPublicKeys: Uint8Array[],
+  nowMs: number,
+): Promise<(Keypair | undefined)[]> {
+  const result = await pool.query<{ server_public_key: Buffer; server_private_key: Buffer; app_public_key: Buffer | null }>(
+    'SELECT server_public_key, server_private_key, app_public_key FROM encryption_keys WHERE server_public_key = ANY($1) AND created > $2',
+    [serverPublicKeys, keypairsCreatedAfter(nowMs, rules)],
   );
-  const row = result.rows[0];
-  return row && { serverPrivateKey: row.server_private_key, appPublicKey: row.app_public_key };
+  const found = new Map(result.rows.map((row) => [row.server_public_key.toString('hex'), row]));
+  return serverPublicKeys.map((key) => {
+    const row = found.get(Buffer.from(key).toString('hex'));
+    return row && { serverPrivateKey: row.server_private_key, appPublicKey: row.app_public_key };
+  });
 }
 
 /** What storing an upload's keys needs to know: the quota, and the per-interval limit. */
-type StoreRules = SubmissionRules & Pick<UploadRules, 'maxKeysPerStartInterval'>;
+export type StoreRules = SubmissionRules & Pick<UploadRules, 'maxKeysPerStartInterval'>;
+
+export interface UploadToStore {
+  serverPublicKey: Uint8Array;
+  keys: DiagnosisKey[];
+  nowMs: number;
+}
 
 export type StoreKeysResult =
   | { stored: true; newKeys: number; region: string }
-  | { stored: false; reason: 'keypair-gone' | 'keypair-exhausted' | 'over-quota' | 'over-interval-limit' };
+  | { stored: false; reason: 'keypair-gone' | 'keypair-exhausted' | 'over-quota' | 'over-interval-limit' | 'conflict' };
+
+const OUTCOMES = new Set(['stored', 'keypair-gone', 'keypair-exhausted', 'over-quota', 'over-interval-limit', 'conflict']);
 
 /**
- * Stores an upload's keys against its keypair's quota. The keypair row is locked first, so
- * concurrent uploads on one keypair take turns and can never together pass the quota.
- * Keys already known (key_data is globally unique) are skipped and cost no quota. Keys go
- * in in key_data order, so two uploads sharing keys wait on each other's in one order and
- * cannot deadlock (in the order sent, 3–5 of 120 such uploads did); should a deadlock or
- * serialisation failure come all the same, the whole transaction is tried once more.
- * With `maxKeysPerStartInterval`, the same statement counts the new keys per interval
- * against what the keypair stored before, and an upload that would pass it stores nothing.
- * All of it is one call of store_diagnosis_keys (migration 0008): one round trip.
+ * Stores the keys of several uploads in one call of store_diagnosis_key_uploads (migration
+ * 0009): one round trip and one commit, each upload all-or-nothing on its own, one result
+ * per upload in order. For each, its keypair row is locked first, so concurrent uploads on
+ * one keypair take turns and can never together pass the quota. Keys already known
+ * (key_data is globally unique) are skipped and cost no quota. Keys go in in key_data
+ * order, so two uploads sharing keys wait on each other's in one order; uploads in two
+ * groups can still wait on each other crosswise, and the one that loses the deadlock comes
+ * back as 'conflict', stored nothing, to be tried again. With `maxKeysPerStartInterval`, the
+ * new keys are counted per interval against what the keypair stored before, and an upload
+ * that would pass it stores nothing.
  */
-export async function storeDiagnosisKeys(
-  pool: Pool,
-  rules: StoreRules,
-  serverPublicKey: Uint8Array,
-  keys: DiagnosisKey[],
-  nowMs: number,
-): Promise<StoreKeysResult> {
-  try {
-    return await storeDiagnosisKeysOnce(pool, rules, serverPublicKey, keys, nowMs);
-  } catch (err) {
-    if (!isRetryableConflict(err)) throw err;
-    return storeDiagnosisKeysOnce(pool, rules, serverPublicKey, keys, nowMs);
-  }
-}
-
-/** What store_diagnosis_keys (migration 0008) raises to undo a refused upload. */
-const REFUSALS = new Set(['over-quota', 'over-interval-limit']);
-
-async function storeDiagnosisKeysOnce(
-  pool: Pool,
-  rules: StoreRules,
-  serverPublicKey: Uint8Array,
-  keys: DiagnosisKey[],
-  nowMs: number,
-): Promise<StoreKeysResult> {
-  try {
-    const result = await pool.query<{ o_outcome: 'stored' | 'keypair-gone' | 'keypair-exhausted'; o_new_keys: number; o_region: string }>(
-      'SELECT o_outcome, o_new_keys, o_region FROM store_diagnosis_keys($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-      [
-        serverPublicKey,
-        keys.map((k) => k.keyData),
-        keys.map((k) => k.rollingStartIntervalNumber),
-        keys.map((k) => k.rollingPeriod),
-        keys.map((k) => k.transmissionRiskLevel),
-        hourNumber(nowMs),
-        rules.maxKeysPerStartInterval,
-        rules.initialRemainingKeys,
-        utcDate(nowMs),
-      ],
-    );
-    const row = result.rows[0]!;
-    if (row.o_outcome !== 'stored') return { stored: false, reason: row.o_outcome };
-    return { stored: true, newKeys: row.o_new_keys, region: row.o_region };
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    if (e.code === 'P0001' && REFUSALS.has(e.message ?? '')) return { stored: false, reason: e.message as 'over-quota' | 'over-interval-limit' };
-    throw err;
-  }
+export async function storeUploads(pool: Pool, rules: StoreRules, inArrival: UploadToStore[]): Promise<StoreKeysResult[]> {
+  // Keypairs are locked in one order in every group, so two groups never wait on each
+  // other's keypairs crosswise (in arrival order, a phone's uploads in two groups did).
+  const order = inArrival.map((_, i) => i).sort((a, b) => Buffer.compare(inArrival[a]!.serverPublicKey, inArrival[b]!.serverPublicKey));
+  const uploads = order.map((i) => inArrival[i]!);
+  const keys = uploads.flatMap((u) => u.keys);
+  const result = await pool.query<{ o_outcome: string; o_new_keys: number; o_region: string }>(
+    'SELECT o_outcome, o_new_keys, o_region FROM store_diagnosis_key_uploads($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+    [
+      uploads.map((u) => u.serverPublicKey),
+      uploads.map((u) => hourNumber(u.nowMs)),
+      uploads.map((u) => utcDate(u.nowMs)),
+      uploads.map((u) => u.keys.length),
+      keys.map((k) => k.keyData),
+      keys.map((k) => k.rollingStartIntervalNumber),
+      keys.map((k) => k.rollingPeriod),
+      keys.map((k) => k.transmissionRiskLevel),
+      rules.maxKeysPerStartInterval,
+      rules.initialRemainingKeys,
+    ],
+  );
+  if (result.rows.length !== uploads.length) throw new Error(`store_diagnosis_key_uploads: ${result.rows.length} rows for ${uploads.length} uploads`);
+  const results = new Array<StoreKeysResult>(uploads.length);
+  result.rows.forEach((row, i) => {
+    if (!OUTCOMES.has(row.o_outcome)) throw new Error(`store_diagnosis_key_uploads: ${row.o_outcome}`);
+    results[order[i]!] =
+      row.o_outcome === 'stored'
+        ? { stored: true, newKeys: row.o_new_keys, region: row.o_region }
+        : { stored: false, reason: row.o_outcome as Exclude<StoreKeysResult, { stored: true }>['reason'] };
+  });
+  return results;
 }
 
 /**

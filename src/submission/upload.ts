@@ -10,13 +10,14 @@ import { EncryptedUploadRequest, encodeUploadResponse, tryDecode, UploadError } 
 import { validateUpload, type UploadRule } from '../protocol/upload.js';
 import { isChaff, type Chaff } from './chaff.js';
 import type { SubmissionContext } from './context.js';
-import { findValidKeypair, storeDiagnosisKeys } from './store.js';
+import { uploadGroups } from './upload-groups.js';
 import { errorFields } from '../logger.js';
 
 export const MAX_UPLOAD_BODY_BYTES = 1024;
 
 export function registerUpload(app: FastifyInstance, ctx: SubmissionContext, chaff: Chaff | undefined): void {
   const lookalike = encodeUploadResponse(UploadError.NONE);
+  const groups = uploadGroups(ctx);
   app.all('/upload', async (request, reply) => {
     const answer = (status: number, error: UploadError, rule: UploadRule = 'protocol') => {
       if (error !== UploadError.NONE) ctx.telemetry.metrics.uploadRejected(UploadError[error], rule);
@@ -33,7 +34,7 @@ export function registerUpload(app: FastifyInstance, ctx: SubmissionContext, cha
       // 2–4.
       const { serverPublicKey, appPublicKey, nonce, payload } = upload;
       if (serverPublicKey.length !== KEY_BYTES) return answer(400, UploadError.INVALID_CRYPTO_PARAMETERS);
-      const keypair = await findValidKeypair(ctx.pool, ctx.settings, serverPublicKey, ctx.clock.now());
+      const keypair = await groups.findKeypair(serverPublicKey);
       if (!keypair) return answer(401, UploadError.INVALID_KEYPAIR);
       if (nonce.length !== NONCE_BYTES || appPublicKey.length !== KEY_BYTES) return answer(400, UploadError.INVALID_CRYPTO_PARAMETERS);
       if (!keypair.appPublicKey || !secretsEqual(appPublicKey, keypair.appPublicKey)) return answer(401, UploadError.INVALID_KEYPAIR);
@@ -46,7 +47,7 @@ export function registerUpload(app: FastifyInstance, ctx: SubmissionContext, cha
       if (!validated.ok) return answer(400, validated.error, validated.rule);
 
       // 11–12.
-      const stored = await storeDiagnosisKeys(ctx.pool, ctx.settings, serverPublicKey, validated.keys, nowMs);
+      const stored = await groups.store({ serverPublicKey, keys: validated.keys, nowMs });
       if (stored.stored) {
         ctx.telemetry.metrics.uploadAccepted(stored.region, stored.newKeys, validated.keys.length - stored.newKeys);
         ctx.telemetry.metrics.keysDropped('unservable', validated.unservable);

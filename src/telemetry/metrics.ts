@@ -5,6 +5,7 @@ import type { Attributes, Meter } from '@opentelemetry/api';
 
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const KEY_BUCKETS = [0, 10, 100, 1_000, 10_000, 50_000, 100_000, 250_000, 500_000, 750_000];
+const GROUP_BUCKETS = [1, 2, 4, 8, 16, 32, 64];
 const BYTE_BUCKETS = [1_000, 10_000, 100_000, 1_000_000, 5_000_000, 10_000_000, 25_000_000, 50_000_000];
 /** Database gauges are read at most this often, however often Prometheus scrapes. */
 const GAUGE_CACHE_MS = 5_000;
@@ -48,6 +49,7 @@ export class Metrics {
   private readonly keysDuplicate;
   private readonly uploadRejections;
   private readonly keysDroppedCounter;
+  private readonly uploadGroupSize;
   private readonly exportBuilds;
   private readonly exportBuildDuration;
   private readonly exportKeys;
@@ -86,6 +88,11 @@ export class Metrics {
     this.keysDroppedCounter = counter(
       'diagnosis_upload_keys_dropped_total',
       'Uploaded keys not stored while the rest of their upload was, by reason',
+    );
+    this.uploadGroupSize = histogram(
+      'diagnosis_upload_group_size',
+      'Uploads sharing one database call, by stage (keypair_read; store: one commit)',
+      GROUP_BUCKETS,
     );
     this.exportBuilds = counter('diagnosis_export_builds_total', 'Key files built (cache misses)');
     this.exportBuildDuration = histogram('diagnosis_export_build_duration_seconds', 'Time to build and sign a key file', SECONDS_BUCKETS);
@@ -195,6 +202,10 @@ export class Metrics {
   /** `rule`: protocol, or the server's own rule that refused it (future_key, start_interval_limit). */
   uploadRejected(error: string, rule: string): void {
     this.uploadRejections.add(1, { error, rule });
+  }
+
+  uploadGroup(stage: 'keypair_read' | 'store', size: number): void {
+    this.uploadGroupSize.record(size, { stage });
   }
 
   exportBuilt(seconds: number, keys: number, bytes: number): void {
