@@ -21,6 +21,13 @@ describe('npm run bench (smoke)', () => {
     const code = await new Promise((resolve) => child.on('exit', resolve));
     expect(code, output).toBe(0);
 
+    for (const name of ['upload', 'upload-1']) {
+      const result = JSON.parse(await readFile(path.join(out, `${name}.json`), 'utf8'));
+      // The same server with group commit off, and the bare insert, both measured.
+      expect(result.ungrouped.perSecond).toBeGreaterThan(0);
+      expect(result.ungrouped.failed).toBe(0);
+      expect(result.bare.failed).toBe(0);
+    }
     for (const name of ['upload', 'claim', 'retrieve-cached']) {
       const result = JSON.parse(await readFile(path.join(out, `${name}.json`), 'utf8'));
       expect(result.machine.node).toBe(process.version);
