@@ -3,7 +3,7 @@
 // insert the upload exists for (one statement inserting 14 keys, one round trip, one commit
 // each: what Postgres does per request), the server's own database work issued directly
 // with pg for one upload at a time (find the keypair, then the store call), and the same
-// server with group commit off (UPLOAD_GROUP_MAX=1): what sharing commits buys, and at
+// server with group commit off (COMMIT_GROUP_MAX=1): what sharing commits buys, and at
 // concurrency 1 what it costs a lone upload.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -30,7 +30,7 @@ export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 6
     ungroupedPhones = phones.slice(2 * perRun);
     return { measured: await uploadAll(port, client, phones.slice(0, perRun)), referenceJobs: jobs(phones.slice(perRun, 2 * perRun)) };
   });
-  const ungrouped = await withServer('key-submission', { DATABASE_URL: postgresUrl, UPLOAD_GROUP_MAX: '1' }, concurrency, (port, client) =>
+  const ungrouped = await withServer('key-submission', { DATABASE_URL: postgresUrl, COMMIT_GROUP_MAX: '1' }, concurrency, (port, client) =>
     uploadAll(port, client, ungroupedPhones),
   );
 

@@ -146,9 +146,9 @@ const variables = z.object({
   ACCEPT_CHAFF: flag.default(true),
   MAX_KEYS_PER_START_INTERVAL: wholeNumber.pipe(z.number().max(32767)).default(3),
   REFUSE_FUTURE_KEYS: flag.default(true),
-  // Each upload of a group is a subtransaction; Postgres caches 64 of them per backend.
-  UPLOAD_GROUP_MAX: positiveInt.pipe(z.number().max(60, 'must be at most 60')).default(32),
-  UPLOAD_GROUPS_IN_FLIGHT: positiveInt.pipe(z.number().max(16, 'must be at most 16')).default(4),
+  // Each request of a group is a subtransaction; Postgres caches 64 of them per backend.
+  COMMIT_GROUP_MAX: positiveInt.pipe(z.number().max(60, 'must be at most 60')).default(32),
+  COMMIT_GROUPS_IN_FLIGHT: positiveInt.pipe(z.number().max(16, 'must be at most 16')).default(4),
   DROP_UNSERVABLE_KEYS: flag.default(true),
   CLAIM_REPLAY_MINUTES: wholeNumber.pipe(z.number().max(1440, 'must be at most 1440 (a day)')).default(15),
   PURGE_INTERVAL_SECONDS: positiveInt.default(30),
@@ -258,10 +258,10 @@ export interface SubmissionSettings extends UploadRules {
   acceptChaff: boolean;
   enableTestTools: boolean;
   /**
-   * Concurrent uploads share a database call, and their store one commit: at most
-   * `maxSize` uploads a group, `maxInFlight` groups at once (submission/upload-groups.ts).
+   * Concurrent uploads and claims share a database call, and one commit: at most `maxSize`
+   * requests a group, `maxInFlight` groups of each kind at once (db/commit-groups.ts).
    */
-  uploadGroups: { maxSize: number; maxInFlight: number };
+  commitGroups: { maxSize: number; maxInFlight: number };
 }
 
 /** A key that signs key files, as Apple and Google registered it, and when it may sign. */
@@ -398,7 +398,7 @@ export function submissionSettings(v: Variables, regions: RegionSettings[] = reg
     maxKeysPerStartInterval: v.MAX_KEYS_PER_START_INTERVAL,
     refuseFutureKeys: v.REFUSE_FUTURE_KEYS,
     dropUnservableKeys: v.DROP_UNSERVABLE_KEYS,
-    uploadGroups: { maxSize: v.UPLOAD_GROUP_MAX, maxInFlight: v.UPLOAD_GROUPS_IN_FLIGHT },
+    commitGroups: { maxSize: v.COMMIT_GROUP_MAX, maxInFlight: v.COMMIT_GROUPS_IN_FLIGHT },
     enableTestTools: v.ENABLE_TEST_TOOLS,
   };
 }

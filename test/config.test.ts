@@ -30,7 +30,7 @@ describe('configuration', () => {
       encryptionKeyValidityDays: 15,
       oneTimeCodeExpiryMinutes: 1440,
       trustedProxyHops: 1,
-      uploadGroups: { maxSize: 32, maxInFlight: 4 },
+      commitGroups: { maxSize: 32, maxInFlight: 4 },
     });
     expect(config.purge).toMatchObject({
       claimKeyBanDurationMs: 3_600_000,
@@ -68,9 +68,9 @@ describe('configuration', () => {
     expect(failure({ METRICS_PASSWORD: 'short' })).toMatch(/^METRICS_PASSWORD: /);
     expect(failure({ DATABASE_URL: 'mysql://x' })).toMatch(/^DATABASE_URL: /);
     expect(failure({ INITIAL_REMAINING_KEYS: '0' })).toMatch(/^INITIAL_REMAINING_KEYS: /);
-    expect(failure({ UPLOAD_GROUP_MAX: '61' })).toMatch(/^UPLOAD_GROUP_MAX: must be at most 60/);
-    expect(failure({ UPLOAD_GROUP_MAX: '0' })).toMatch(/^UPLOAD_GROUP_MAX: /);
-    expect(load({ UPLOAD_GROUP_MAX: '1' }).submission!.uploadGroups.maxSize).toBe(1);
+    expect(failure({ COMMIT_GROUP_MAX: '61' })).toMatch(/^COMMIT_GROUP_MAX: must be at most 60/);
+    expect(failure({ COMMIT_GROUP_MAX: '0' })).toMatch(/^COMMIT_GROUP_MAX: /);
+    expect(load({ COMMIT_GROUP_MAX: '1' }).submission!.commitGroups.maxSize).toBe(1);
     expect(failure({ TRUSTED_PROXIES: '10.0.0.0/8,localhost' })).toMatch(/^TRUSTED_PROXIES: /);
     expect(load({ TRUSTED_PROXIES: '10.0.0.0/8, fc00::/7' }).submission!.trustedProxies).toEqual(['10.0.0.0/8', 'fc00::/7']);
   });

@@ -8,6 +8,9 @@
 // `run` gets the inputs of one group and returns one output per input, in order. When it
 // throws, every call of that group gets the error: none of them is acknowledged.
 
+import { AsyncResource } from 'node:async_hooks';
+import { isRetryableConflict } from './pool.js';
+
 export interface GroupLimits {
   maxSize: number;
   maxInFlight: number;
@@ -15,6 +18,8 @@ export interface GroupLimits {
 
 interface Waiting<In, Out> {
   input: In;
+  /** Runs a function in the caller's async context (its trace span, for one). */
+  inCallerContext: (work: () => Promise<Out[]>) => Promise<Out[]>;
   resolve: (output: Out) => void;
   reject: (err: unknown) => void;
 }
@@ -33,7 +38,7 @@ export class CommitGroups<In, Out> {
 
   call(input: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
-      this.waiting.push({ input, resolve, reject });
+      this.waiting.push({ input, resolve, reject, inCallerContext: AsyncResource.bind((work: () => Promise<Out[]>) => work()) });
       if (this.inFlight + (this.startScheduled ? 1 : 0) < this.limits.maxInFlight) this.scheduleStart();
     });
   }
@@ -57,7 +62,8 @@ export class CommitGroups<In, Out> {
     this.inFlight++;
     this.onGroup(group.length);
     Promise.resolve()
-      .then(() => this.run(group.map((g) => g.input)))
+      // Traced under the first request it carries, not whichever group ran before it.
+      .then(() => group[0]!.inCallerContext(() => this.run(group.map((g) => g.input))))
       .then(
         (outputs) => {
           if (outputs.length !== group.length) throw new Error(`a group of ${group.length} got ${outputs.length} answers`);
@@ -70,5 +76,30 @@ export class CommitGroups<In, Out> {
         this.inFlight--;
         this.start();
       });
+  }
+}
+
+/** A deadlock lost costs a request nothing but a try; this many, and it is a fault. */
+const MAX_ATTEMPTS = 3;
+
+/**
+ * `groups.call(input)`, tried again when its answer says it lost a deadlock (`lost`) or
+ * its whole group failed on one (at commit, say): either way nothing of it was written.
+ */
+export async function callSettled<In, Out, Lost extends Out>(
+  groups: CommitGroups<In, Out>,
+  input: In,
+  lost: (output: Out) => output is Lost,
+): Promise<Exclude<Out, Lost>> {
+  for (let attempt = 1; ; attempt++) {
+    let output: Out;
+    try {
+      output = await groups.call(input);
+    } catch (err) {
+      if (attempt < MAX_ATTEMPTS && isRetryableConflict(err)) continue;
+      throw err;
+    }
+    if (!lost(output)) return output as Exclude<Out, Lost>;
+    if (attempt === MAX_ATTEMPTS) throw new Error(`lost a deadlock ${MAX_ATTEMPTS} times`);
   }
 }

@@ -49,7 +49,7 @@ export class Metrics {
   private readonly keysDuplicate;
   private readonly uploadRejections;
   private readonly keysDroppedCounter;
-  private readonly uploadGroupSize;
+  private readonly commitGroupSize;
   private readonly exportBuilds;
   private readonly exportBuildDuration;
   private readonly exportKeys;
@@ -89,9 +89,9 @@ export class Metrics {
       'diagnosis_upload_keys_dropped_total',
       'Uploaded keys not stored while the rest of their upload was, by reason',
     );
-    this.uploadGroupSize = histogram(
-      'diagnosis_upload_group_size',
-      'Uploads sharing one database call, by stage (keypair_read; store: one commit)',
+    this.commitGroupSize = histogram(
+      'diagnosis_commit_group_size',
+      'Requests sharing one database call, by call (keypair_read, upload_store and claim are one commit each; claim_ban_read)',
       GROUP_BUCKETS,
     );
     this.exportBuilds = counter('diagnosis_export_builds_total', 'Key files built (cache misses)');
@@ -204,8 +204,8 @@ export class Metrics {
     this.uploadRejections.add(1, { error, rule });
   }
 
-  uploadGroup(stage: 'keypair_read' | 'store', size: number): void {
-    this.uploadGroupSize.record(size, { stage });
+  commitGroup(call: 'keypair_read' | 'upload_store' | 'claim_ban_read' | 'claim', size: number): void {
+    this.commitGroupSize.record(size, { call });
   }
 
   exportBuilt(seconds: number, keys: number, bytes: number): void {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 import { CommitGroups } from '../../src/db/commit-groups.js';
 
@@ -84,6 +85,26 @@ describe('CommitGroups', () => {
     expect(await Promise.all(failed)).toEqual(['connection lost', 'connection lost']);
     await r.finishOldest();
     expect(await later).toBe('done 3');
+  });
+
+  it('runs each group in the async context of its first call, not of the group before it', async () => {
+    const r = controlledRun();
+    const request = new AsyncLocalStorage<string>();
+    const seen: (string | undefined)[] = [];
+    const groups = new CommitGroups(
+      (inputs: number[]) => {
+        seen.push(request.getStore());
+        return r.run(inputs);
+      },
+      { maxSize: 8, maxInFlight: 1 },
+    );
+    const first = request.run('first request', () => groups.call(1));
+    await r.turn();
+    const second = request.run('second request', () => groups.call(2));
+    await r.finishOldest();
+    await r.finishOldest();
+    await Promise.all([first, second]);
+    expect(seen).toEqual(['first request', 'second request']);
   });
 
   it('fails a group whose run answers a different number of calls', async () => {

@@ -13,7 +13,7 @@ import { startSystem, type TestSystem } from '../helpers/servers.js';
 let system: TestSystem;
 beforeAll(async () => {
   // One group in flight: every upload that arrives while it runs waits for the next one.
-  system = await startSystem({ UPLOAD_GROUPS_IN_FLIGHT: '1', METRIC_PROVIDER: 'prometheus', PROMETHEUS_PORT: '0' });
+  system = await startSystem({ COMMIT_GROUPS_IN_FLIGHT: '1', METRIC_PROVIDER: 'prometheus', PROMETHEUS_PORT: '0' });
 });
 afterAll(() => system.stop());
 
@@ -166,8 +166,8 @@ describe('/upload under concurrent phones', () => {
     expect(results.map((r) => r.status)).toEqual(phones.map(() => 200));
     expect(await Promise.all(keys.map(storedCount))).toEqual(phones.map(() => 14));
     const after = await scrape(system.metricsUrl!);
-    const groups = delta(before, after, 'diagnosis_upload_group_size_count{stage="store"}');
-    expect(delta(before, after, 'diagnosis_upload_group_size_sum{stage="store"}')).toBe(24);
+    const groups = delta(before, after, 'diagnosis_commit_group_size_count{call="upload_store"}');
+    expect(delta(before, after, 'diagnosis_commit_group_size_sum{call="upload_store"}')).toBe(24);
     // Some uploads waited for a running group and shared the next commit.
     expect(groups).toBeGreaterThan(0);
     expect(groups).toBeLessThan(24);
