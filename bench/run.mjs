@@ -87,7 +87,11 @@ function describe(name, r) {
         `${r.ratioToBare}<br>${r.ratio}<br>${r.ratioToUngrouped} (p50 ${r.p50ToUngrouped}×)`,
       ];
     case 'claim':
-      return [rate(r.server), `bare claim: ${rate(r.bare)}<br>its own db work: ${rate(r.reference)}`, `${r.ratioToBare}<br>${r.ratio}`];
+      return [
+        `${rate(r.server)} (an address each)`,
+        `bare claim: ${rate(r.bare)}<br>its own db work: ${rate(r.reference)}<br>without group commit: ${rate(r.ungrouped)}`,
+        `${r.ratioToBare}<br>${r.ratio}<br>${r.ratioToUngrouped}`,
+      ];
     case 'retrieve-cached':
     case 'retrieve-cached-64':
       return [

@@ -11,10 +11,9 @@ import { sendProtobuf } from '../http/responses.js';
 import { claimStanding, clientAddress, type BanRules } from '../protocol/claim-ban.js';
 import { ClaimError, encodeClaimResponse, KeyClaimRequest, tryDecode, type ClaimResponseFields } from '../protocol/messages.js';
 import { couldBeOneTimeCode, normaliseOneTimeCode } from '../protocol/one-time-code.js';
-import { claimReplaysAfter } from '../protocol/retention.js';
 import { isChaff, type Chaff } from './chaff.js';
 import type { SubmissionContext } from './context.js';
-import { chargeClaimAttempt, claimOneTimeCode, readClaimFailures, refundClaimAttempt, registeredAppKey } from './store.js';
+import { claimGroups } from './claim-groups.js';
 import { errorFields } from '../logger.js';
 
 export const MAX_CLAIM_BODY_BYTES = 256;
@@ -29,6 +28,7 @@ export function registerClaimKey(
   const ban: BanRules = { maxFailures: ctx.settings.maxConsecutiveClaimKeyFailures, banMs: ctx.settings.claimKeyBanDurationMs };
 
   const isTrustedProxy = trustedProxyMatcher(ctx.settings.trustedProxies);
+  const groups = claimGroups(ctx);
 
   app.all('/claim-key', async (request, reply) => {
     const answer = (status: number, fields: ClaimResponseFields) => sendProtobuf(reply, status, encodeClaimResponse(fields));
@@ -40,13 +40,6 @@ export function registerClaimKey(
     );
     const clientId = clientIdentifier(address, keys.clientId);
     let triesRemaining = ban.maxFailures;
-    /** Whether this attempt is charged and not yet settled as a failure or a success. */
-    let charged = false;
-    const refund = async () => {
-      if (!charged) return;
-      charged = false;
-      await refundClaimAttempt(ctx.pool, clientId);
-    };
     try {
       // Chaff touches nothing: no ban check, no code, no counter; a 200 like a real claim's.
       if (chaff && isChaff(request)) {
@@ -54,7 +47,7 @@ export function registerClaimKey(
         return await chaff.answer(request, reply, '/claim-key', MAX_CLAIM_BODY_BYTES, lookalike);
       }
       // 1. The ban is checked before a byte of the body is read.
-      const before = claimStanding(await readClaimFailures(ctx.pool, clientId), ctx.clock.now(), ban);
+      const before = claimStanding(await groups.failures(clientId), ctx.clock.now(), ban);
       triesRemaining = before.triesRemaining;
       if (before.banned) {
         ctx.telemetry.metrics.claimRefusedBanned();
@@ -66,61 +59,48 @@ export function registerClaimKey(
       const claim = body && tryDecode(KeyClaimRequest, body);
       if (!claim) return answer(400, { error: ClaimError.UNKNOWN, triesRemaining });
 
-      // 3–5. The code as typed, then the app key: malformed costs nothing, reused is refused.
+      // 3–4. The code as typed, then the app key: malformed costs nothing.
       const code = normaliseOneTimeCode(claim.oneTimeCode);
       const appPublicKey = claim.appPublicKey;
       if (appPublicKey.length !== KEY_BYTES) return answer(400, { error: ClaimError.INVALID_KEY, triesRemaining });
-      // A key that is registered already may be this claim repeated (its answer lost on the
-      // way to the phone): the same answer again, counting nothing. Anything else: 401.
-      const codeHash = replays ? codeFingerprint(code, keys.claimedCode) : undefined;
-      const registered = await registeredAppKey(ctx.pool, appPublicKey, codeHash, claimReplaysAfter(ctx.clock.now(), ctx.settings));
-      if (registered?.replayOf) {
-        ctx.telemetry.metrics.claimReplayed();
-        return answer(200, { serverPublicKey: registered.replayOf, triesRemaining: ban.maxFailures });
-      }
-      if (registered) return answer(401, { error: ClaimError.INVALID_KEY, triesRemaining });
 
-      // 6. The attempt is charged before any code is looked at: a burst of claims sent at
-      // once cannot all slip in under a counter read before any of them failed.
+      // 5–7 in one call, one transaction: a registered app key is refused (or, repeating the
+      // claim whose answer was lost, answered the same again), then the attempt is charged
+      // before any code is looked at, so a burst sent at once cannot all slip in under a
+      // counter read before any of them failed; then the code is redeemed, or the charge
+      // stands as a failure. Should the call fail, nothing of it is written: no charge.
       const nowMs = ctx.clock.now();
-      const charge = await chargeClaimAttempt(ctx.pool, clientId, nowMs, ban);
-      // Should this attempt fail, the client stands thus.
-      const ifFailed = claimStanding(charge.counter, nowMs, ban);
-      if (!charge.charged) {
-        ctx.telemetry.metrics.claimRefusedBanned();
-        return answer(429, { error: ClaimError.TEMPORARY_BAN, triesRemaining: 0, remainingBanMs: ifFailed.remainingBanMs });
+      const codeHash = replays ? codeFingerprint(code, keys.claimedCode) : undefined;
+      const settled = await groups.claim({ clientId, code: couldBeOneTimeCode(code) ? code : undefined, appPublicKey, codeHash, nowMs });
+      switch (settled.outcome) {
+        case 'claimed':
+          ctx.telemetry.metrics.codeClaimed(settled.originator, settled.region);
+          return answer(200, { serverPublicKey: settled.serverPublicKey, triesRemaining: ban.maxFailures });
+        case 'replayed':
+          ctx.telemetry.metrics.claimReplayed();
+          return answer(200, { serverPublicKey: settled.serverPublicKey, triesRemaining: ban.maxFailures });
+        case 'app-key-registered':
+          return answer(401, { error: ClaimError.INVALID_KEY, triesRemaining });
+        case 'banned': {
+          ctx.telemetry.metrics.claimRefusedBanned();
+          const standing = claimStanding(settled.counter, nowMs, ban);
+          return answer(429, { error: ClaimError.TEMPORARY_BAN, triesRemaining: 0, remainingBanMs: standing.remainingBanMs });
+        }
+        case 'no-such-code': {
+          const standing = claimStanding(settled.counter, nowMs, ban);
+          ctx.telemetry.metrics.claimFailed(standing.banned);
+          return answer(401, {
+            error: ClaimError.INVALID_ONE_TIME_CODE,
+            triesRemaining: standing.triesRemaining,
+            remainingBanMs: standing.remainingBanMs,
+          });
+        }
       }
-      charged = true;
-      const wrongCode = () => {
-        charged = false;
-        ctx.telemetry.metrics.claimFailed(ifFailed.banned);
-        return answer(401, {
-          error: ClaimError.INVALID_ONE_TIME_CODE,
-          triesRemaining: ifFailed.triesRemaining,
-          remainingBanMs: ifFailed.remainingBanMs,
-        });
-      };
-      if (!couldBeOneTimeCode(code)) return wrongCode();
-
-      // 7. Redeem (which clears the client's counter), or the charge stands as a failure.
-      const claimed = await claimOneTimeCode(ctx.pool, ctx.settings, { code, appPublicKey, clientId, nowMs, codeHash });
-      if (claimed.ok) {
-        charged = false;
-        ctx.telemetry.metrics.codeClaimed(claimed.originator, claimed.region);
-        return answer(200, { serverPublicKey: claimed.serverPublicKey, triesRemaining: ban.maxFailures });
-      }
-      if (claimed.reason === 'app-key-registered') {
-        // Another claim with this app key won a race (step 5): no failure of the code.
-        await refund();
-        return answer(401, { error: ClaimError.INVALID_KEY, triesRemaining });
-      }
-      return wrongCode();
     } catch (err) {
       // Nobody to answer (the body is read before any charge): counted as abandoned.
       if (err instanceof ClientGone) return reply.hijack();
       // 8. A database failure is no failed guess.
       request.log.error(errorFields(err), 'claim-key failed');
-      await refund().catch(() => {});
       return answer(500, { error: ClaimError.SERVER_ERROR, triesRemaining });
     }
   });

@@ -4,7 +4,7 @@ import type { BoxKeypair } from '../crypto/box.js';
 import { recordEvent, SERVER_DEVICE_TYPE } from '../statistics/store.js';
 import { inTransaction, isUniqueViolation, type Pool } from '../db/pool.js';
 import type { FailureCounter } from '../protocol/claim-ban.js';
-import { claimFailuresLapsedAtOrBefore, keypairsCreatedAfter, oneTimeCodesCreatedAfter } from '../protocol/retention.js';
+import { claimFailuresLapsedAtOrBefore, claimReplaysAfter, keypairsCreatedAfter, oneTimeCodesCreatedAfter } from '../protocol/retention.js';
 import { hourNumber, utcDate } from '../protocol/time.js';
 import type { DiagnosisKey } from '../protocol/diagnosis-key.js';
 import type { UploadRules } from '../protocol/upload.js';
@@ -78,82 +78,102 @@ export async function issueOneTimeCode(
   }
 }
 
-/**
- * Whether an app key is registered already, and if so whether this claim repeats the one
- * that registered it (same code, by its keyed hash, claimed after `replayAfter`): then the
- * server key it got, to answer the same again. Without a hash (replays off), never a repeat.
- */
-export async function registeredAppKey(
-  pool: Pool,
-  appPublicKey: Uint8Array,
-  codeHash: Buffer | undefined,
-  replayAfter: Date,
-): Promise<{ replayOf: Buffer | undefined } | undefined> {
-  const result = await pool.query<{ server_public_key: Buffer; replay: boolean }>(
-    `SELECT server_public_key, coalesce(claimed_code_hash = $2::bytea AND claimed_at > $3, false) AS replay
-     FROM encryption_keys WHERE app_public_key = $1`,
-    [appPublicKey, codeHash ?? null, replayAfter],
-  );
-  const row = result.rows[0];
-  return row && { replayOf: row.replay ? row.server_public_key : undefined };
+/** What a claim is judged by: code expiry, the ban, the replay window. */
+export interface ClaimRules extends SubmissionRules {
+  maxConsecutiveClaimKeyFailures: number;
+  claimKeyBanDurationMs: number;
+  claimReplayMinutes: number;
 }
 
-export type ClaimResult =
-  { ok: true; serverPublicKey: Buffer; originator: string; region: string } | { ok: false; reason: 'no-such-code' | 'app-key-registered' };
+export interface ClaimToRedeem {
+  /** The keyed hash of the client's address. */
+  clientId: string;
+  /** Normalised; undefined when no code could look like it (charged all the same). */
+  code: string | undefined;
+  appPublicKey: Uint8Array;
+  /** The code's keyed hash, to recognise a repeat; undefined with replays off. */
+  codeHash: Buffer | undefined;
+  nowMs: number;
+}
+
+export type ClaimOutcome =
+  | { outcome: 'claimed'; serverPublicKey: Buffer; originator: string; region: string }
+  /** A repeat of the claim that registered this app key: the same answer again. */
+  | { outcome: 'replayed'; serverPublicKey: Buffer }
+  | { outcome: 'app-key-registered' }
+  /** Refused uncharged; the counter as it stands. */
+  | { outcome: 'banned'; counter: FailureCounter }
+  /** Charged as a failure; the counter after it. */
+  | { outcome: 'no-such-code'; counter: FailureCounter }
+  | { outcome: 'conflict' };
+
+type ClaimRow = {
+  o_outcome: ClaimOutcome['outcome'];
+  o_server_public_key: Buffer | null;
+  o_originator: string | null;
+  o_region: string | null;
+  o_failures: number | null;
+  o_last_failure: Date | null;
+};
 
 /**
- * Redeems a live code in one statement, so one round trip: binds the app key, moves
- * `created` to midnight UTC of the code's day (the keypair's validity counts from there,
- * as protocol/time.ts startOfUtcDay), logs OTKClaimed and the code's life in whole hours
- * (protocol/retention.ts hoursLived) and clears the client's failures. The row lock makes
- * concurrent claims of one code serialise, and the re-checked WHERE lets exactly one of
- * them through.
+ * Claims of several clients in one call of claim_one_time_codes (migration 0010): one round
+ * trip and one commit, each claim all-or-nothing, one outcome per claim in order. For each:
+ * an app key registered already (a repeat within the replay window gets its answer again),
+ * then the charge of the attempt before any code is looked at (refused past the limit, so a
+ * burst of claims sent at once is evaluated at most `maxFailures` times), then the
+ * redemption, which clears the client's counter; a wrong code leaves the charge as a
+ * failure. Redeeming binds the app key, moves `created` to midnight UTC of the code's day
+ * (protocol/time.ts startOfUtcDay) and logs OTKClaimed and the code's life in whole hours
+ * (protocol/retention.ts hoursLived). A code's row lock makes concurrent claims of it
+ * serialise; the re-checked WHERE lets exactly one through.
  */
-export async function claimOneTimeCode(
-  pool: Pool,
-  rules: SubmissionRules,
-  claim: { code: string; appPublicKey: Uint8Array; clientId: string; nowMs: number; codeHash: Buffer | undefined },
-): Promise<ClaimResult> {
-  try {
-    const result = await pool.query<{ server_public_key: Buffer; originator: string; region: string }>(
-      `WITH found AS (
-         SELECT server_public_key, created, originator, region FROM encryption_keys
-         WHERE one_time_code = $1 AND app_public_key IS NULL AND created > $2
-         FOR UPDATE
-       ),
-       claimed AS (
-         UPDATE encryption_keys AS e
-         SET one_time_code = NULL, app_public_key = $3, created = date_trunc('day', f.created, 'UTC'), claimed_code_hash = $4, claimed_at = $5
-         FROM found AS f WHERE e.server_public_key = f.server_public_key
-         RETURNING e.server_public_key, coalesce(f.originator, '') AS originator, f.region, f.created AS issued
-       ),
-       claimed_event AS (
-         INSERT INTO events_log (source, identifier, device_type, date, count, region)
-         SELECT originator, 'OTKClaimed', '${SERVER_DEVICE_TYPE}', $6::date, 1, region FROM claimed
-       ),
-       life AS (
-         INSERT INTO otk_life_log (originator, hours, date, region)
-         SELECT originator, greatest(0, floor(extract(epoch FROM $5::timestamptz - issued) / 3600))::int, $6::date, region FROM claimed
-       ),
-       cleared AS (DELETE FROM failed_key_claim_attempts WHERE identifier = $7 AND EXISTS (SELECT 1 FROM claimed))
-       SELECT server_public_key, originator, region FROM claimed`,
-      [
-        claim.code,
-        oneTimeCodesCreatedAfter(claim.nowMs, rules),
-        claim.appPublicKey,
-        claim.codeHash ?? null,
-        new Date(claim.nowMs),
-        utcDate(claim.nowMs),
-        claim.clientId,
-      ],
-    );
-    const row = result.rows[0];
-    if (!row) return { ok: false, reason: 'no-such-code' };
-    return { ok: true, serverPublicKey: row.server_public_key, originator: row.originator, region: row.region };
-  } catch (err) {
-    // The same app key claiming two codes at once: the unique index lets one win.
-    if (isUniqueViolation(err, 'encryption_keys_app_public_key_key')) return { ok: false, reason: 'app-key-registered' };
-    throw err;
+export async function claimOneTimeCodes(pool: Pool, rules: ClaimRules, inArrival: ClaimToRedeem[]): Promise<ClaimOutcome[]> {
+  // Counters are locked in one order in every group (see storeUploads).
+  const order = inArrival
+    .map((_, i) => i)
+    .sort((a, b) => (inArrival[a]!.clientId < inArrival[b]!.clientId ? -1 : inArrival[a]!.clientId > inArrival[b]!.clientId ? 1 : 0));
+  const claims = order.map((i) => inArrival[i]!);
+  const result = await pool.query<ClaimRow>(
+    `SELECT o_outcome, o_server_public_key, o_originator, o_region, o_failures, o_last_failure
+     FROM claim_one_time_codes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [
+      claims.map((c) => c.clientId),
+      claims.map((c) => c.code ?? null),
+      claims.map((c) => c.appPublicKey),
+      claims.map((c) => c.codeHash ?? null),
+      claims.map((c) => new Date(c.nowMs)),
+      claims.map((c) => utcDate(c.nowMs)),
+      claims.map((c) => oneTimeCodesCreatedAfter(c.nowMs, rules)),
+      claims.map((c) => claimReplaysAfter(c.nowMs, rules)),
+      claims.map((c) => claimFailuresLapsedAtOrBefore(c.nowMs, rules)),
+      rules.maxConsecutiveClaimKeyFailures,
+      SERVER_DEVICE_TYPE,
+    ],
+  );
+  if (result.rows.length !== claims.length) throw new Error(`claim_one_time_codes: ${result.rows.length} rows for ${claims.length} claims`);
+  const outcomes = new Array<ClaimOutcome>(claims.length);
+  result.rows.forEach((row, i) => {
+    outcomes[order[i]!] = claimOutcome(row);
+  });
+  return outcomes;
+}
+
+function claimOutcome(row: ClaimRow): ClaimOutcome {
+  const counter = () => toCounter({ failures: row.o_failures!, last_failure: row.o_last_failure! })!;
+  switch (row.o_outcome) {
+    case 'claimed':
+      return { outcome: 'claimed', serverPublicKey: row.o_server_public_key!, originator: row.o_originator!, region: row.o_region! };
+    case 'replayed':
+      return { outcome: 'replayed', serverPublicKey: row.o_server_public_key! };
+    case 'banned':
+    case 'no-such-code':
+      return { outcome: row.o_outcome, counter: counter() };
+    case 'app-key-registered':
+    case 'conflict':
+      return { outcome: row.o_outcome };
+    default:
+      throw new Error(`claim_one_time_codes: ${String(row.o_outcome)}`);
   }
 }
 
@@ -194,7 +214,9 @@ export interface UploadToStore {
 
 export type StoreKeysResult =
   | { stored: true; newKeys: number; region: string }
-  | { stored: false; reason: 'keypair-gone' | 'keypair-exhausted' | 'over-quota' | 'over-interval-limit' | 'conflict' };
+  | { stored: false; reason: 'keypair-gone' | 'keypair-exhausted' | 'over-quota' | 'over-interval-limit' }
+  /** Lost a deadlock to another group: nothing of it stored, to be tried again. */
+  | { stored: false; reason: 'conflict' };
 
 const OUTCOMES = new Set(['stored', 'keypair-gone', 'keypair-exhausted', 'over-quota', 'over-interval-limit', 'conflict']);
 
@@ -238,7 +260,7 @@ export async function storeUploads(pool: Pool, rules: StoreRules, inArrival: Upl
     results[order[i]!] =
       row.o_outcome === 'stored'
         ? { stored: true, newKeys: row.o_new_keys, region: row.o_region }
-        : { stored: false, reason: row.o_outcome as Exclude<StoreKeysResult, { stored: true }>['reason'] };
+        : ({ stored: false, reason: row.o_outcome } as Exclude<StoreKeysResult, { stored: true }>);
   });
   return results;
 }
@@ -261,51 +283,12 @@ type FailureRow = { failures: number; last_failure: Date };
 const toCounter = (row: FailureRow | undefined): FailureCounter | undefined =>
   row && { failures: row.failures, lastFailureMs: row.last_failure.getTime() };
 
-export async function readClaimFailures(pool: Pool, clientId: string): Promise<FailureCounter | undefined> {
-  const result = await pool.query<FailureRow>('SELECT failures, last_failure FROM failed_key_claim_attempts WHERE identifier = $1', [clientId]);
-  return toCounter(result.rows[0]);
-}
-
-/** Whether the attempt was charged, and the client's counter after it (or as it stands, when refused). */
-export interface ClaimCharge {
-  charged: boolean;
-  counter: FailureCounter;
-}
-
-/**
- * Charges one claim attempt to the client before any code is looked at, in one statement:
- * the counter goes up only while it is under `maxFailures` (or has lapsed, a ban length
- * after its last failure, when it starts again from 1). Past the limit nothing changes and
- * the attempt is refused, so however many claims arrive at once, at most `maxFailures` are
- * ever evaluated, and the counter holds exactly the failures answered: a success clears
- * it, and an attempt that ends in neither is refunded.
- */
-export async function chargeClaimAttempt(
-  pool: Pool,
-  clientId: string,
-  nowMs: number,
-  ban: { maxFailures: number; banMs: number },
-): Promise<ClaimCharge> {
-  const result = await pool.query<FailureRow & { charged: boolean }>(
-    `WITH charged AS (
-       INSERT INTO failed_key_claim_attempts AS f (identifier, failures, last_failure) VALUES ($1, 1, $2)
-       ON CONFLICT (identifier) DO UPDATE SET
-         failures = CASE WHEN f.last_failure <= $3 THEN 1 ELSE f.failures + 1 END,
-         last_failure = $2
-       WHERE f.last_failure <= $3 OR f.failures < $4
-       RETURNING failures, last_failure
-     )
-     SELECT failures, last_failure, true AS charged FROM charged
-     UNION ALL
-     SELECT failures, last_failure, false AS charged FROM failed_key_claim_attempts
-     WHERE identifier = $1 AND NOT EXISTS (SELECT 1 FROM charged)`,
-    [clientId, new Date(nowMs), claimFailuresLapsedAtOrBefore(nowMs, { claimKeyBanDurationMs: ban.banMs }), ban.maxFailures],
+/** The failure counters of several clients, one answer per client in order: one query. */
+export async function readClaimFailures(pool: Pool, clientIds: string[]): Promise<(FailureCounter | undefined)[]> {
+  const result = await pool.query<FailureRow & { identifier: string }>(
+    'SELECT identifier, failures, last_failure FROM failed_key_claim_attempts WHERE identifier = ANY($1)',
+    [clientIds],
   );
-  const row = result.rows[0]!;
-  return { charged: row.charged, counter: toCounter(row)! };
-}
-
-/** Takes back a charge for an attempt that was no failure of the client's (a server error, say). */
-export async function refundClaimAttempt(pool: Pool, clientId: string): Promise<void> {
-  await pool.query('UPDATE failed_key_claim_attempts SET failures = failures - 1 WHERE identifier = $1 AND failures > 0', [clientId]);
+  const found = new Map(result.rows.map((row) => [row.identifier, row]));
+  return clientIds.map((id) => toCounter(found.get(id)));
 }
