@@ -10,6 +10,10 @@ import { isUnmeasured, notFound, sendText } from './responses.js';
 import { registerServices } from './services.js';
 import { errorFields } from '../logger.js';
 
+const noSchemas = () => () => {
+  throw new Error('routes here take no JSON schema: check requests in protocol/');
+};
+
 /** How often Node looks for requests past their deadline: the limits hold to about this. */
 const DEADLINE_CHECK_MS = 1000;
 
@@ -51,6 +55,9 @@ export function createHttpServer(service: ServiceSettings, log: Logger, telemetr
     frameworkErrors: (_err, _request, reply) => {
       notFound(reply);
     },
+    // No route has a JSON schema (the protocol's checks are in protocol/): Fastify's schema
+    // compilers, ajv above all, are never loaded, which is a good part of start-up.
+    schemaController: { compilersFactory: { buildValidator: noSchemas, buildSerializer: noSchemas } },
   });
   // The endpoints that answer any method (protocol §4) must see every method Node parses:
   // Fastify knows only a few and sent the rest (PROPFIND, PURGE, M-SEARCH…) to the 404.
