@@ -73,7 +73,8 @@ export async function storedCounts(db: Pool): Promise<StoredCounts> {
     `SELECT (SELECT count(*) FROM encryption_keys WHERE app_public_key IS NULL)::int AS unclaimed,
             (SELECT count(*) FROM encryption_keys WHERE app_public_key IS NOT NULL)::int AS claimed,
             (SELECT count(*) FROM diagnosis_keys)::int AS keys,
-            (SELECT max(hour) FROM key_batches) AS "newestBatchHour"`,
+            (SELECT max(hour) FROM key_batches) AS "newestBatchHour",
+            ((SELECT count(*) FROM events_log) + (SELECT count(*) FROM tek_upload_log) + (SELECT count(*) FROM otk_life_log))::int AS "unfoldedStatistics"`,
   );
   return result.rows[0]!;
 }

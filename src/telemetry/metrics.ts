@@ -17,6 +17,8 @@ export interface StoredCounts {
   keys: number;
   /** The newest sealed batch's hour number; null before any (and always with KEY_RELEASE=immediate). */
   newestBatchHour: number | null;
+  /** Statistics rows requests logged that no writer has folded into their tables yet. */
+  unfoldedStatistics: number;
 }
 
 export type PurgeKind =
@@ -129,7 +131,7 @@ export class Metrics {
         .finally(() => (pending = undefined));
       return pending;
     };
-    this.names.push('diagnosis_one_time_codes', 'diagnosis_keys_stored', 'diagnosis_newest_batch_age_seconds');
+    this.names.push('diagnosis_one_time_codes', 'diagnosis_keys_stored', 'diagnosis_newest_batch_age_seconds', 'diagnosis_statistics_unfolded_rows');
     const codes = this.meter.createObservableGauge('diagnosis_one_time_codes', {
       description: 'Codes and keypairs stored, by state (unclaimed, claimed)',
     });
@@ -137,6 +139,10 @@ export class Metrics {
     // Normally under an hour and a purge interval; growing means no sealer runs and nothing new is published.
     const batchAge = this.meter.createObservableGauge('diagnosis_newest_batch_age_seconds', {
       description: 'Time since the end of the newest sealed batch hour (KEY_RELEASE=batched)',
+    });
+    // Normally a few purge intervals' worth of requests; growing means no writer folds them.
+    const unfolded = this.meter.createObservableGauge('diagnosis_statistics_unfolded_rows', {
+      description: 'Statistics rows logged by requests and not yet folded into their tables by a writer',
     });
     this.meter.addBatchObservableCallback(
       async (result) => {
@@ -146,8 +152,9 @@ export class Metrics {
         result.observe(codes, counts.claimed, { state: 'claimed' });
         result.observe(keys, counts.keys);
         if (counts.newestBatchHour !== null) result.observe(batchAge, Date.now() / 1000 - (counts.newestBatchHour + 1) * 3600);
+        result.observe(unfolded, counts.unfoldedStatistics);
       },
-      [codes, keys, batchAge],
+      [codes, keys, batchAge, unfolded],
     );
   }
 

@@ -99,6 +99,12 @@ describe('METRIC_PROVIDER=prometheus', () => {
       expect(samples.get('diagnosis_one_time_codes{state="unclaimed"}')).toBe(1);
       expect(samples.get('diagnosis_one_time_codes{state="claimed"}')).toBe(1);
       expect(samples.get('diagnosis_keys_stored')).toBe(4);
+      // Two codes issued, one claimed (its event and its life), one upload: none folded yet.
+      const logged = await fresh.db.query(
+        'SELECT (SELECT count(*) FROM events_log) + (SELECT count(*) FROM tek_upload_log) + (SELECT count(*) FROM otk_life_log) AS n',
+      );
+      expect(Number(logged.rows[0].n)).toBeGreaterThanOrEqual(4);
+      expect(samples.get('diagnosis_statistics_unfolded_rows')).toBe(Number(logged.rows[0].n));
     } finally {
       await fresh.stop();
     }
