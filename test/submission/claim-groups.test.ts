@@ -2,6 +2,8 @@
 // claims sharing one call and one commit, each judged and charged on its own, in order.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hoursLived } from '../../src/protocol/retention.js';
+import { startOfUtcDay } from '../../src/protocol/time.js';
 import { claimOneTimeCodes, type ClaimToRedeem } from '../../src/submission/store.js';
 import { issueCode, Phone } from '../helpers/app-client.js';
 import { delta, scrape } from '../helpers/metrics.js';
@@ -14,6 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => system.stop());
 
+const HOUR = 3_600_000;
 const now = () => system.clock.now();
 const failures = async (clientId: string) =>
   (await system.db.query('SELECT failures FROM failed_key_claim_attempts WHERE identifier = $1', [clientId])).rows[0]?.failures ?? 0;
@@ -57,6 +60,33 @@ describe('a group of claims in one call', () => {
     expect(outcomes.filter((o) => o.outcome === 'banned')).toHaveLength(6);
     expect(outcomes.at(-1)).toMatchObject({ outcome: 'banned', counter: { failures: limit } });
     expect(await failures(client)).toBe(limit);
+  });
+});
+
+describe('the claim call’s SQL against the protocol’s functions', () => {
+  it('dates the keypair from midnight UTC of its code’s day, and logs the code’s life in whole hours, as protocol/ does', async () => {
+    // A claim at a fixed time of day, so that every code below is still live whenever this runs.
+    const midnight = startOfUtcDay(now());
+    const claimedAt = midnight + 5 * HOUR + 17 * 60_000 + 123;
+    // Codes issued at instants around the edges: a midnight, just before and after it, an
+    // hour's edge, and a few minutes before the claim.
+    const issuedAt = [midnight, midnight - 1, midnight + 1, midnight - 3 * HOUR + 1, claimedAt - HOUR, claimedAt - HOUR + 1, claimedAt - 5 * 60_000];
+    for (const issued of issuedAt) {
+      const code = await issueCode(system.submissionUrl);
+      await system.db.query('UPDATE encryption_keys SET created = $1 WHERE one_time_code = $2', [new Date(issued), code]);
+      await system.db.query('DELETE FROM otk_life_log');
+      const [outcome] = await claimOneTimeCodes(system.db, system.config.submission!, [{ ...claim('c'.repeat(64), code), nowMs: claimedAt }]);
+      expect(outcome).toMatchObject({ outcome: 'claimed' });
+      const serverKey = outcome!.outcome === 'claimed' ? outcome!.serverPublicKey : Buffer.alloc(0);
+      const created = (await system.db.query('SELECT created FROM encryption_keys WHERE server_public_key = $1', [serverKey])).rows[0]
+        .created as Date;
+      const hours = (await system.db.query('SELECT hours FROM otk_life_log')).rows.map((r) => r.hours as number);
+      expect({ issued, created: created.getTime(), hours }).toEqual({
+        issued,
+        created: startOfUtcDay(issued),
+        hours: [hoursLived(issued, claimedAt)],
+      });
+    }
   });
 });
 
