@@ -18,8 +18,11 @@ export interface GroupLimits {
 
 interface Waiting<In, Out> {
   input: In;
-  /** Runs a function in the caller's async context (its trace span, for one). */
-  inCallerContext: (work: () => Promise<Out[]>) => Promise<Out[]>;
+  /**
+   * Runs a function in the caller's async context (its trace span, for one); only for a
+   * call that will head a group: binding one costs more than the rest of a call.
+   */
+  inCallerContext: ((work: () => Promise<Out[]>) => Promise<Out[]>) | undefined;
   resolve: (output: Out) => void;
   reject: (err: unknown) => void;
 }
@@ -38,7 +41,11 @@ export class CommitGroups<In, Out> {
 
   call(input: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
-      this.waiting.push({ input, resolve, reject, inCallerContext: AsyncResource.bind((work: () => Promise<Out[]>) => work()) });
+      // Groups are cut from the front maxSize at a time (or the whole queue when shorter),
+      // so the calls that will head one are those at a multiple of maxSize.
+      const headsAGroup = this.waiting.length % this.limits.maxSize === 0;
+      const inCallerContext = headsAGroup ? AsyncResource.bind((work: () => Promise<Out[]>) => work()) : undefined;
+      this.waiting.push({ input, resolve, reject, inCallerContext });
       if (this.inFlight + (this.startScheduled ? 1 : 0) < this.limits.maxInFlight) this.scheduleStart();
     });
   }
@@ -63,7 +70,11 @@ export class CommitGroups<In, Out> {
     this.onGroup(group.length);
     Promise.resolve()
       // Traced under the first request it carries, not whichever group ran before it.
-      .then(() => group[0]!.inCallerContext(() => this.run(group.map((g) => g.input))))
+      .then(() => {
+        const work = () => this.run(group.map((g) => g.input));
+        const inCallerContext = group[0]!.inCallerContext;
+        return inCallerContext ? inCallerContext(work) : work();
+      })
       .then(
         (outputs) => {
           if (outputs.length !== group.length) throw new Error(`a group of ${group.length} got ${outputs.length} answers`);

@@ -107,6 +107,25 @@ describe('CommitGroups', () => {
     expect(seen).toEqual(['first request', 'second request']);
   });
 
+  it('knows the first call of each group when the waiting ones make several', async () => {
+    const r = controlledRun();
+    const request = new AsyncLocalStorage<number>();
+    const seen: (number | undefined)[] = [];
+    const groups = new CommitGroups(
+      (inputs: number[]) => {
+        seen.push(request.getStore());
+        return r.run(inputs);
+      },
+      { maxSize: 2, maxInFlight: 1 },
+    );
+    const answers = [1, 2, 3, 4, 5].map((n) => request.run(n, () => groups.call(n)));
+    await r.turn();
+    for (let i = 0; i < 3; i++) await r.finishOldest();
+    await Promise.all(answers);
+    expect(r.groups).toEqual([[1, 2], [3, 4], [5]]);
+    expect(seen).toEqual([1, 3, 5]);
+  });
+
   it('fails a group whose run answers a different number of calls', async () => {
     const groups = new CommitGroups(async (inputs: number[]) => inputs.slice(1), { maxSize: 8, maxInFlight: 1 });
     const answers = [1, 2].map((n) => groups.call(n).catch((err: Error) => err.message));
