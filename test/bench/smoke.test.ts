@@ -1,15 +1,15 @@
 // The benchmark suite at tiny sizes: it runs end to end and writes what it promises.
 // Its numbers mean nothing at this size; `npm run bench` gives the real ones.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempFolder } from '../helpers/temp-folder.js';
 import { inject } from 'vitest';
 
 describe('npm run bench (smoke)', () => {
   it('runs every benchmark with its reference and writes results and a table', async () => {
-    const out = await mkdtemp(path.join(tmpdir(), 'bench-smoke-'));
+    const out = await tempFolder('bench-smoke-');
     const child = spawn(process.execPath, ['bench/run.mjs', '--smoke', '--out', out], {
       // On the test run's Postgres, in databases of its own.
       env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('postgresUrl').replace(/\/[^/]*$/, `/bench_smoke_${process.pid}`) },

@@ -4,6 +4,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { tempFolder } from '../helpers/temp-folder.js';
 import { sharedClusterFolder } from '../../src/db/embedded.js';
 import { freshDatabaseUrl, testPool } from '../helpers/database.js';
 import { freePort } from '../../src/clients/free-port.js';
@@ -90,7 +91,7 @@ describe('diagnosis-server', () => {
     const bin = Buffer.from(await archive.file('export.bin')!.async('uint8array'));
     bin[40]! ^= 0x10;
     const sig = Buffer.from(await archive.file('export.sig')!.async('uint8array'));
-    const changed = path.join(await mkdtemp(path.join(tmpdir(), 'changed-')), 'changed.zip');
+    const changed = path.join(await tempFolder('changed-'), 'changed.zip');
     await writeFile(changed, zip([storedEntry('export.bin', bin), storedEntry('export.sig', sig)]));
     const bad = run(['verify-export', changed, '--public-key', path.join(dir, 'public.pem')], {});
     expect(await bad.exited).toBe(1);

@@ -1,7 +1,7 @@
 // The CDN stand-in of docker-compose, for real: Debian's nginx with the project's config
 // in front of a running key-retrieval.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,10 +18,11 @@ describe.skipIf(!NGINX)('deploy/nginx/cdn.conf.template in front of key-retrieva
   let system: TestSystem;
   let nginx: ChildProcess;
   let cdn: string;
+  let dir: string | undefined;
 
   beforeAll(async () => {
     system = await startSystem();
-    const dir = await mkdtemp(path.join(tmpdir(), 'cdn-'));
+    dir = await mkdtemp(path.join(tmpdir(), 'cdn-'));
     await mkdir(path.join(dir, 'cache'));
     await chmod(dir, 0o777);
     await chmod(path.join(dir, 'cache'), 0o777);
@@ -63,6 +64,7 @@ describe.skipIf(!NGINX)('deploy/nginx/cdn.conf.template in front of key-retrieva
   afterAll(async () => {
     nginx?.kill('SIGQUIT');
     await system?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('serves the second request for a day file from its cache, byte for byte', async () => {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, verify } from 'node:crypto';
 import JSZip from 'jszip';
 import { describe, expect, it } from 'vitest';
+import { tempFolder } from '../helpers/temp-folder.js';
 import { covidshield } from '../../generated/covidshield.js';
 import { loadExportSigner } from '../../src/crypto/export-signer.js';
 import { generateSecrets } from '../../src/crypto/key-generation.js';
@@ -70,9 +71,9 @@ describe('buildExport', () => {
   });
 
   it('accepts a PEM file path as the signing key', async () => {
-    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { writeFile } = await import('node:fs/promises');
     const { createPrivateKey } = await import('node:crypto');
-    const dir = await mkdtemp('/tmp/export-key-');
+    const dir = await tempFolder('export-key-');
     const pem = createPrivateKey({ key: Buffer.from(secrets.ecdsaKey, 'hex'), format: 'der', type: 'sec1' }).export({ format: 'pem', type: 'pkcs8' });
     await writeFile(`${dir}/key.pem`, pem);
     const fromPem = loadExportSigner(`${dir}/key.pem`);

@@ -1,8 +1,8 @@
 // /exposure-configuration and /events over HTTP (protocol §5.2, §5.3).
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempFolder } from '../helpers/temp-folder.js';
 import { utcDate } from '../../src/protocol/time.js';
 import { claimedPhone, makeKeys, request } from '../helpers/app-client.js';
 import { startSystem, type TestSystem } from '../helpers/servers.js';
@@ -48,7 +48,7 @@ describe('/exposure-configuration', () => {
   });
 
   it("serves the operator's own folder", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'exposure-config-'));
+    const dir = await tempFolder('exposure-config-');
     await writeFile(path.join(dir, 'CA.json'), '{"minimumRiskScore": 1}');
     const own = await startSystem({ EXPOSURE_CONFIGURATION_DIR: dir });
     try {

@@ -1,10 +1,10 @@
 // The end-to-end loop with a small population, against real servers on real Postgres.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { tempFolder } from '../helpers/temp-folder.js';
 import { throwawayDataDir } from '../../src/db/embedded.js';
 import { freePort } from '../../src/clients/free-port.js';
 import { compareMatches, simulate, type Servers } from '../../src/simulator/simulate.js';
@@ -100,7 +100,7 @@ describe('simulate', () => {
   });
 
   it('runs from the command line against running servers and exits 0 on a correct match', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'simulate-'));
+    const dir = await tempFolder('simulate-');
     const pem = path.join(dir, 'public.pem');
     await writeFile(pem, EXPORT_KEYS.ecdsaPublicKeyPem);
     // Remote servers' clocks cannot be moved past the embargo: these publish keys at once.
