@@ -2,13 +2,14 @@
 // own (X-Forwarded-For, as the load balancer appends it), against references in the same
 // run: the bare claim (one UPDATE binding an app key to a code, one round trip), the
 // server's own database work for one claim at a time directly with pg (the ban read, then
-// the claim call), and the same server with group commit off (COMMIT_GROUP_MAX=1).
+// the claim call), and the same server with group commit off (COMMIT_GROUP_MAX=1). The
+// bench's client driving a bare node:http server shows it is not the ceiling.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { parseEnvironment, submissionSettings } from '../dist/config.js';
 import { claimOneTimeCodes, readClaimFailures } from '../dist/submission/store.js';
 import { claimRequest, issueCodes } from './app.mjs';
-import { measure, round, TOKEN, withServer } from './lib.mjs';
+import { bareAnswerCeiling, httpClient, measure, round, TOKEN, withServer } from './lib.mjs';
 
 /** A distinct private address for claim `i`: phones behind the load balancer. */
 const address = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
@@ -39,6 +40,15 @@ export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64 
   const ungrouped = await withServer('key-submission', { DATABASE_URL: postgresUrl, COMMIT_GROUP_MAX: '1' }, concurrency, (port, client) =>
     claimAll(port, client, ungroupedCodes, claims),
   );
+  // The same requests to a server that answers a claim's bytes and does nothing: what the client can drive.
+  const generator = await bareAnswerCeiling(Buffer.from('1220' + '00'.repeat(32) + '1832', 'hex'), async (port) => {
+    const client = httpClient(concurrency);
+    try {
+      return await claimAll(port, client, ungroupedCodes, 2 * claims);
+    } finally {
+      client.close();
+    }
+  });
 
   const pool = new pg.Pool({ connectionString: postgresUrl, max: 20 });
   // pool.end() does not wait for its connections to close; Postgres stopping after the run may end them.
@@ -64,6 +74,7 @@ export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64 
   return {
     server: measured,
     ungrouped,
+    generator,
     reference,
     bare,
     ratio: round(measured.perSecond / reference.perSecond, 2),

@@ -126,3 +126,32 @@ export async function withServer(role, env, concurrency, work) {
     await server.exited;
   }
 }
+
+const BARE_ANSWER = `
+const http = require('node:http');
+const answer = Buffer.from(process.argv[1], 'hex');
+http.createServer((req, res) => {
+  req.on('data', () => {});
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+    res.end(answer);
+  });
+}).listen(Number(process.argv[2]), '127.0.0.1', () => console.log('ready'));`;
+
+/**
+ * The load generator's ceiling for POSTs: a bare node:http process that reads each body and
+ * answers `answer`, driven by `drive(port)` with the same client, bodies and concurrency as
+ * the server. A server ratio means something only while this outruns the server.
+ */
+export async function bareAnswerCeiling(answer, drive) {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['-e', BARE_ANSWER, answer.toString('hex'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  try {
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    return await drive(port);
+  } finally {
+    child.kill();
+    await exited;
+  }
+}

@@ -40,19 +40,22 @@ function verdict(name, r) {
     case 'upload':
       // At 64 phones, group commit: more than one commit per upload can do.
       return {
-        target: '≥ 1.3× the bare insert (group commit), p99 ≤ 2× its',
-        met: r.ratioToBare >= 1.3 && r.server.p99Ms <= 2 * r.bare.p99Ms,
+        target: '≥ 1.3× the bare insert (group commit), p99 ≤ 2× its, with the client outrunning the server on bare node',
+        met: r.ratioToBare >= 1.3 && r.server.p99Ms <= 2 * r.bare.p99Ms && r.generator.perSecond > r.server.perSecond,
       };
     case 'upload-32':
       return {
-        target: '≥ 0.9× the bare insert, p99 ≤ 2× its',
-        met: r.ratioToBare >= 0.9 && r.server.p99Ms <= 2 * r.bare.p99Ms,
+        target: '≥ 0.9× the bare insert, p99 ≤ 2× its, with the client outrunning the server on bare node',
+        met: r.ratioToBare >= 0.9 && r.server.p99Ms <= 2 * r.bare.p99Ms && r.generator.perSecond > r.server.perSecond,
       };
     case 'upload-1':
       // A lone upload must not wait for company.
       return { target: 'p50 ≤ 1.1× the server without group commit', met: r.p50ToUngrouped <= 1.1 };
     case 'claim':
-      return { target: '≥ 0.9× the bare claim', met: r.ratioToBare >= 0.9 };
+      return {
+        target: '≥ 0.9× the bare claim, with the client outrunning the server on bare node',
+        met: r.ratioToBare >= 0.9 && r.generator.perSecond > r.server.perSecond,
+      };
     case 'retrieve-cached':
     case 'retrieve-cached-64':
       // Only a load generator that drives nginx faster than the server measures the server.
@@ -83,13 +86,13 @@ function describe(name, r) {
     case 'upload-1':
       return [
         `${rate(r.server)} (${r.server.keysPerSecond} keys/s; ${r.concurrency} phones)`,
-        `bare insert: ${rate(r.bare)}<br>its own db work: ${rate(r.reference)}<br>without group commit: ${rate(r.ungrouped)}`,
+        `bare insert: ${rate(r.bare)}<br>its own db work: ${rate(r.reference)}<br>without group commit: ${rate(r.ungrouped)}<br>client's ceiling, bare node:http: ${rate(r.generator)}`,
         `${r.ratioToBare}<br>${r.ratio}<br>${r.ratioToUngrouped} (p50 ${r.p50ToUngrouped}×)`,
       ];
     case 'claim':
       return [
         `${rate(r.server)} (an address each)`,
-        `bare claim: ${rate(r.bare)}<br>its own db work: ${rate(r.reference)}<br>without group commit: ${rate(r.ungrouped)}`,
+        `bare claim: ${rate(r.bare)}<br>its own db work: ${rate(r.reference)}<br>without group commit: ${rate(r.ungrouped)}<br>client's ceiling, bare node:http: ${rate(r.generator)}`,
         `${r.ratioToBare}<br>${r.ratio}<br>${r.ratioToUngrouped}`,
       ];
     case 'retrieve-cached':

@@ -4,13 +4,14 @@
 // each: what Postgres does per request), the server's own database work issued directly
 // with pg for one upload at a time (find the keypair, then the store call), and the same
 // server with group commit off (COMMIT_GROUP_MAX=1): what sharing commits buys, and at
-// concurrency 1 what it costs a lone upload.
+// concurrency 1 what it costs a lone upload. The bench's client driving a bare node:http
+// server with the same bodies shows it is not the ceiling.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { parseEnvironment, submissionSettings } from '../dist/config.js';
 import { findValidKeypairs, storeUploads } from '../dist/submission/store.js';
 import { claimedPhones, freshKeys, KEYS_PER_UPLOAD, sealedUpload } from './app.mjs';
-import { measure, round, TOKEN, withServer } from './lib.mjs';
+import { bareAnswerCeiling, httpClient, measure, round, TOKEN, withServer } from './lib.mjs';
 
 const UPLOADS_PER_PHONE = 3; // 3 × 14 = 42 of the 43-key quota
 
@@ -33,6 +34,20 @@ export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 6
   const ungrouped = await withServer('key-submission', { DATABASE_URL: postgresUrl, COMMIT_GROUP_MAX: '1' }, concurrency, (port, client) =>
     uploadAll(port, client, ungroupedPhones),
   );
+  // The same bodies to a server that answers 08 00 and does nothing: what the client can drive.
+  const ceilingBodies = jobs(ungroupedPhones).map((job) => sealedUpload(job.phone, job.keys, now));
+  const generator = await bareAnswerCeiling(Buffer.from([8, 0]), async (port) => {
+    const client = httpClient(concurrency);
+    try {
+      return await measure(
+        ceilingBodies.length,
+        concurrency,
+        async (i) => (await client.send(port, 'POST', '/upload', ceilingBodies[i])).status === 200,
+      );
+    } finally {
+      client.close();
+    }
+  });
 
   // The references: what the server asks of Postgres for each upload, from a pool as big as its own.
   const pool = new pg.Pool({ connectionString: postgresUrl, max: 20 });
@@ -66,6 +81,7 @@ export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 6
     concurrency,
     server: withKeys(measured),
     ungrouped: withKeys(ungrouped),
+    generator,
     reference: withKeys(reference),
     bare: withKeys(bare),
     ratio: round(measured.perSecond / reference.perSecond, 2),

@@ -21,12 +21,14 @@ describe('npm run bench (smoke)', () => {
     const code = await new Promise((resolve) => child.on('exit', resolve));
     expect(code, output).toBe(0);
 
-    for (const name of ['upload', 'upload-1']) {
+    for (const name of ['upload', 'upload-1', 'claim']) {
       const result = JSON.parse(await readFile(path.join(out, `${name}.json`), 'utf8'));
-      // The same server with group commit off, and the bare insert, both measured.
+      // The same server with group commit off, the bare statement, and the client's ceiling, all measured.
       expect(result.ungrouped.perSecond).toBeGreaterThan(0);
       expect(result.ungrouped.failed).toBe(0);
       expect(result.bare.failed).toBe(0);
+      expect(result.generator.perSecond).toBeGreaterThan(0);
+      expect(result.generator.failed).toBe(0);
     }
     for (const name of ['upload', 'claim', 'retrieve-cached']) {
       const result = JSON.parse(await readFile(path.join(out, `${name}.json`), 'utf8'));
