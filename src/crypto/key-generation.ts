@@ -22,8 +22,13 @@ export function publicKeyPem(ecdsaKeyHex: string): string {
 }
 
 export function generateSecrets(): GeneratedSecrets {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const ecdsaKey = privateKey.export({ format: 'der', type: 'sec1' }).toString('hex');
+  // Encoded by the generator: exporting a generated KeyObject can deadlock Node 20 (crypto/box.ts).
+  const { privateKey } = generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    publicKeyEncoding: { format: 'der', type: 'spki' },
+    privateKeyEncoding: { format: 'der', type: 'sec1' },
+  });
+  const ecdsaKey = privateKey.toString('hex');
   return {
     ecdsaKey,
     ecdsaPublicKeyPem: publicKeyPem(ecdsaKey),
