@@ -72,6 +72,8 @@ export async function peakRssMiB(pid) {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
 }
 
+const REQUEST_TIMEOUT_MS = 30_000;
+
 /** POST/GET over one keep-alive agent per benchmark, without fetch's per-request overhead. */
 export function httpClient(concurrency) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -86,6 +88,8 @@ export function httpClient(concurrency) {
         },
       );
       req.on('error', reject);
+      // A server that stops answering fails the run rather than hanging it for ever.
+      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer from ${path} in ${REQUEST_TIMEOUT_MS / 1000} s`)));
       req.end(body);
     });
   return { send, close: () => agent.destroy() };

@@ -41,20 +41,20 @@ function verdict(name, r) {
       // At 64 phones, group commit: more than one commit per upload can do.
       return {
         target: '≥ 1.3× the bare insert (group commit), p99 ≤ 2× its, with the client outrunning the server on bare node',
-        met: r.ratioToBare >= 1.3 && r.server.p99Ms <= 2 * r.bare.p99Ms && r.generator.perSecond > r.server.perSecond,
+        met: r.ratioToBare >= 1.3 && r.server.p99Ms <= 2 * r.bare.p99Ms && r.generator.perSecond > r.server.perSecond && r.server.failed === 0,
       };
     case 'upload-32':
       return {
         target: '≥ 0.9× the bare insert, p99 ≤ 2× its, with the client outrunning the server on bare node',
-        met: r.ratioToBare >= 0.9 && r.server.p99Ms <= 2 * r.bare.p99Ms && r.generator.perSecond > r.server.perSecond,
+        met: r.ratioToBare >= 0.9 && r.server.p99Ms <= 2 * r.bare.p99Ms && r.generator.perSecond > r.server.perSecond && r.server.failed === 0,
       };
     case 'upload-1':
       // A lone upload must not wait for company.
-      return { target: 'p50 ≤ 1.1× the server without group commit', met: r.p50ToUngrouped <= 1.1 };
+      return { target: 'p50 ≤ 1.1× the server without group commit', met: r.p50ToUngrouped <= 1.1 && r.server.failed === 0 };
     case 'claim':
       return {
         target: '≥ 0.9× the bare claim, with the client outrunning the server on bare node',
-        met: r.ratioToBare >= 0.9 && r.generator.perSecond > r.server.perSecond,
+        met: r.ratioToBare >= 0.9 && r.generator.perSecond > r.server.perSecond && r.server.failed === 0,
       };
     case 'retrieve-cached':
     case 'retrieve-cached-64':
@@ -79,7 +79,7 @@ function verdict(name, r) {
 }
 
 function describe(name, r) {
-  const rate = (x) => `${x.perSecond}/s, p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms`;
+  const rate = (x) => `${x.perSecond}/s, p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms${x.failed ? `, **${x.failed} failed**` : ''}`;
   switch (name) {
     case 'upload':
     case 'upload-32':
