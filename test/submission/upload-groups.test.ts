@@ -2,7 +2,7 @@
 // uploads sharing one call and one commit, each still all-or-nothing on its own.
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { DiagnosisKey } from '../../src/protocol/diagnosis-key.js';
 import { hourNumber } from '../../src/protocol/time.js';
 import { storeUploads, type UploadToStore } from '../../src/submission/store.js';
@@ -76,6 +76,8 @@ async function whileHeld<T>(keys: Key[], calls: (() => Promise<T>)[]): Promise<T
     await holder.query('ROLLBACK');
     return await Promise.all(pending);
   } finally {
+    // Should a call never have waited, the holder still lets go, and leaves no transaction open.
+    await holder.query('ROLLBACK').catch(() => {});
     holder.release();
   }
 }
@@ -132,6 +134,24 @@ describe('a group of uploads in one call', () => {
     expect(results.flat().map((r) => r.stored)).toEqual([true, true, true, true]);
   });
 
+  it('makes a group that spends a keypair wait for the one holding it, never spend it twice', async () => {
+    const [phone] = await phonesInKeyOrder(1);
+    expect(await storeUploads(system.db, rules(), [upload(phone!, makeKeys(42, now()))])).toMatchObject([{ stored: true, newKeys: 42 }]);
+    const template = makeKeys(1, now())[0]!;
+    const held = keyStarting(0x03, template);
+    // The first group holds the keypair, one key left, while it waits on a key held
+    // elsewhere; the second must wait for it, and then find the keypair spent.
+    const results = await whileHeld(
+      [held],
+      [
+        () => storeUploads(system.db, rules(), [upload(phone!, [held])]),
+        () => storeUploads(system.db, rules(), [upload(phone!, makeKeys(1, now()))]),
+      ],
+    );
+    expect(results).toEqual([[{ stored: true, newKeys: 1, region: '302' }], [{ stored: false, reason: 'keypair-exhausted' }]]);
+    expect(await remaining(phone!)).toBe(0);
+  });
+
   it('gives back the upload that lost a deadlock as a conflict, having stored nothing of it', async () => {
     const [a, b, c, d] = await phonesInKeyOrder(4);
     const template = makeKeys(1, now())[0]!;
@@ -158,6 +178,20 @@ describe('a group of uploads in one call', () => {
 });
 
 describe('/upload under concurrent phones', () => {
+  it('keeps the quota exact under 100 uploads at once on one keypair, in groups running side by side', async () => {
+    // Small groups, sixteen at once: the keypair's row lock is all that keeps them apart.
+    const many = await startSystem({ DATABASE_URL: system.databaseUrl, COMMIT_GROUP_MAX: '2', COMMIT_GROUPS_IN_FLIGHT: '16' });
+    onTestFinished(() => many.stop());
+    const phone = await claimedPhone(many.submissionUrl);
+    // One key each, every one of its own start interval: only the quota limits them.
+    const keys = makeKeys(100, now());
+    const results = await Promise.all(keys.map((key) => phone.upload(many.submissionUrl, [key], now())));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(43);
+    expect(results.filter((r) => r.status === 400)).toHaveLength(57);
+    expect(await storedCount(keys)).toBe(43);
+    expect(await remaining(phone)).toBe(0);
+  });
+
   it('shares commits between uploads that arrive together, and answers each', async () => {
     const phones = await Promise.all(Array.from({ length: 24 }, () => claimedPhone(system.submissionUrl)));
     const before = await scrape(system.metricsUrl!);
