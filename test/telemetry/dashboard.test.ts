@@ -22,6 +22,7 @@ const PROMQL_WORDS = new Set([
   'instance',
   'rule',
   'region',
+  'call',
 ]);
 
 describe('deploy/grafana dashboard', () => {
