@@ -24,8 +24,6 @@ const englishOnlyZod = {
   },
 };
 
-// Chunk names carry a hash of their content: without a fresh folder, every build's chunks
-// would pile up there (and in the package).
 /**
  * pg asks whether it runs on Cloudflare Workers as it loads; on Node 20, which has no
  * `navigator`, by constructing a fetch Response, which loads Node's whole fetch
@@ -43,6 +41,8 @@ const pgOffCloudflare = {
   },
 };
 
+// Chunk names carry a hash of their content: without a fresh folder, every build's chunks
+// would pile up there (and in the package).
 await rm('dist/bundle', { recursive: true, force: true });
 await build({
   entryPoints: ['dist/cli.js', 'dist/healthcheck.js'],

@@ -75,19 +75,33 @@ export class CommitGroups<In, Out> {
         const inCallerContext = group[0]!.inCallerContext;
         return inCallerContext ? inCallerContext(work) : work();
       })
-      .then(
-        (outputs) => {
-          if (outputs.length !== group.length) throw new Error(`a group of ${group.length} got ${outputs.length} answers`);
-          group.forEach((g, i) => g.resolve(outputs[i]!));
-        },
-        (err: unknown) => group.forEach((g) => g.reject(err)),
-      )
+      .then((outputs) => {
+        if (outputs.length !== group.length) throw new Error(`a group of ${group.length} got ${outputs.length} answers`);
+        group.forEach((g, i) => g.resolve(outputs[i]!));
+      })
       .catch((err: unknown) => group.forEach((g) => g.reject(err)))
       .finally(() => {
         this.inFlight--;
         this.start();
       });
   }
+}
+
+/**
+ * Runs a group's calls sorted by `compare`, the order in which each takes its row locks, so
+ * that two groups never wait on each other's rows crosswise, and answers in arrival order.
+ */
+export async function inLockOrder<In, Out>(
+  inArrival: In[],
+  compare: (a: In, b: In) => number,
+  run: (sorted: In[]) => Promise<Out[]>,
+): Promise<Out[]> {
+  const order = inArrival.map((_, i) => i).sort((a, b) => compare(inArrival[a]!, inArrival[b]!));
+  const outputs = await run(order.map((i) => inArrival[i]!));
+  if (outputs.length !== order.length) throw new Error(`${order.length} calls got ${outputs.length} answers`);
+  const inArrivalOrder = new Array<Out>(order.length);
+  outputs.forEach((output, i) => (inArrivalOrder[order[i]!] = output));
+  return inArrivalOrder;
 }
 
 /** A deadlock lost costs a request nothing but a try; this many, and it is a fault. */

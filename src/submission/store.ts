@@ -2,6 +2,7 @@
 // inserts, and the claim failure counters. Every multi-step write is one transaction.
 import type { BoxKeypair } from '../crypto/box.js';
 import { recordEvent, SERVER_DEVICE_TYPE } from '../statistics/store.js';
+import { inLockOrder } from '../db/commit-groups.js';
 import { inTransaction, isUniqueViolation, type Pool } from '../db/pool.js';
 import type { FailureCounter } from '../protocol/claim-ban.js';
 import { claimFailuresLapsedAtOrBefore, claimReplaysAfter, keypairsCreatedAfter, oneTimeCodesCreatedAfter } from '../protocol/retention.js';
@@ -129,34 +130,31 @@ type ClaimRow = {
  * serialise; the re-checked WHERE lets exactly one through.
  */
 export async function claimOneTimeCodes(pool: Pool, rules: ClaimRules, inArrival: ClaimToRedeem[]): Promise<ClaimOutcome[]> {
-  // Counters are locked in one order in every group (see storeUploads).
-  const order = inArrival
-    .map((_, i) => i)
-    .sort((a, b) => (inArrival[a]!.clientId < inArrival[b]!.clientId ? -1 : inArrival[a]!.clientId > inArrival[b]!.clientId ? 1 : 0));
-  const claims = order.map((i) => inArrival[i]!);
-  const result = await pool.query<ClaimRow>(
-    `SELECT o_outcome, o_server_public_key, o_originator, o_region, o_failures, o_last_failure
-     FROM claim_one_time_codes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [
-      claims.map((c) => c.clientId),
-      claims.map((c) => c.code ?? null),
-      claims.map((c) => c.appPublicKey),
-      claims.map((c) => c.codeHash ?? null),
-      claims.map((c) => new Date(c.nowMs)),
-      claims.map((c) => utcDate(c.nowMs)),
-      claims.map((c) => oneTimeCodesCreatedAfter(c.nowMs, rules)),
-      claims.map((c) => claimReplaysAfter(c.nowMs, rules)),
-      claims.map((c) => claimFailuresLapsedAtOrBefore(c.nowMs, rules)),
-      rules.maxConsecutiveClaimKeyFailures,
-      SERVER_DEVICE_TYPE,
-    ],
+  // Failure counters are locked in one order in every group.
+  return inLockOrder(
+    inArrival,
+    (a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0),
+    async (claims) => {
+      const result = await pool.query<ClaimRow>(
+        `SELECT o_outcome, o_server_public_key, o_originator, o_region, o_failures, o_last_failure
+       FROM claim_one_time_codes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        [
+          claims.map((c) => c.clientId),
+          claims.map((c) => c.code ?? null),
+          claims.map((c) => c.appPublicKey),
+          claims.map((c) => c.codeHash ?? null),
+          claims.map((c) => new Date(c.nowMs)),
+          claims.map((c) => utcDate(c.nowMs)),
+          claims.map((c) => oneTimeCodesCreatedAfter(c.nowMs, rules)),
+          claims.map((c) => claimReplaysAfter(c.nowMs, rules)),
+          claims.map((c) => claimFailuresLapsedAtOrBefore(c.nowMs, rules)),
+          rules.maxConsecutiveClaimKeyFailures,
+          SERVER_DEVICE_TYPE,
+        ],
+      );
+      return result.rows.map(claimOutcome);
+    },
   );
-  if (result.rows.length !== claims.length) throw new Error(`claim_one_time_codes: ${result.rows.length} rows for ${claims.length} claims`);
-  const outcomes = new Array<ClaimOutcome>(claims.length);
-  result.rows.forEach((row, i) => {
-    outcomes[order[i]!] = claimOutcome(row);
-  });
-  return outcomes;
 }
 
 function claimOutcome(row: ClaimRow): ClaimOutcome {
@@ -233,36 +231,35 @@ const OUTCOMES = new Set(['stored', 'keypair-gone', 'keypair-exhausted', 'over-q
  * that would pass it stores nothing.
  */
 export async function storeUploads(pool: Pool, rules: StoreRules, inArrival: UploadToStore[]): Promise<StoreKeysResult[]> {
-  // Keypairs are locked in one order in every group, so two groups never wait on each
-  // other's keypairs crosswise (in arrival order, a phone's uploads in two groups did).
-  const order = inArrival.map((_, i) => i).sort((a, b) => Buffer.compare(inArrival[a]!.serverPublicKey, inArrival[b]!.serverPublicKey));
-  const uploads = order.map((i) => inArrival[i]!);
-  const keys = uploads.flatMap((u) => u.keys);
-  const result = await pool.query<{ o_outcome: string; o_new_keys: number; o_region: string }>(
-    'SELECT o_outcome, o_new_keys, o_region FROM store_diagnosis_key_uploads($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
-    [
-      uploads.map((u) => u.serverPublicKey),
-      uploads.map((u) => hourNumber(u.nowMs)),
-      uploads.map((u) => utcDate(u.nowMs)),
-      uploads.map((u) => u.keys.length),
-      keys.map((k) => k.keyData),
-      keys.map((k) => k.rollingStartIntervalNumber),
-      keys.map((k) => k.rollingPeriod),
-      keys.map((k) => k.transmissionRiskLevel),
-      rules.maxKeysPerStartInterval,
-      rules.initialRemainingKeys,
-    ],
+  // Keypairs are locked in one order in every group (in arrival order, a phone's uploads
+  // split over two groups waited on each other's keypairs crosswise).
+  return inLockOrder(
+    inArrival,
+    (a, b) => Buffer.compare(a.serverPublicKey, b.serverPublicKey),
+    async (uploads) => {
+      const keys = uploads.flatMap((u) => u.keys);
+      const result = await pool.query<{ o_outcome: string; o_new_keys: number; o_region: string }>(
+        'SELECT o_outcome, o_new_keys, o_region FROM store_diagnosis_key_uploads($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+        [
+          uploads.map((u) => u.serverPublicKey),
+          uploads.map((u) => hourNumber(u.nowMs)),
+          uploads.map((u) => utcDate(u.nowMs)),
+          uploads.map((u) => u.keys.length),
+          keys.map((k) => k.keyData),
+          keys.map((k) => k.rollingStartIntervalNumber),
+          keys.map((k) => k.rollingPeriod),
+          keys.map((k) => k.transmissionRiskLevel),
+          rules.maxKeysPerStartInterval,
+          rules.initialRemainingKeys,
+        ],
+      );
+      return result.rows.map((row): StoreKeysResult => {
+        if (!OUTCOMES.has(row.o_outcome)) throw new Error(`store_diagnosis_key_uploads: ${row.o_outcome}`);
+        if (row.o_outcome === 'stored') return { stored: true, newKeys: row.o_new_keys, region: row.o_region };
+        return { stored: false, reason: row.o_outcome } as Exclude<StoreKeysResult, { stored: true }>;
+      });
+    },
   );
-  if (result.rows.length !== uploads.length) throw new Error(`store_diagnosis_key_uploads: ${result.rows.length} rows for ${uploads.length} uploads`);
-  const results = new Array<StoreKeysResult>(uploads.length);
-  result.rows.forEach((row, i) => {
-    if (!OUTCOMES.has(row.o_outcome)) throw new Error(`store_diagnosis_key_uploads: ${row.o_outcome}`);
-    results[order[i]!] =
-      row.o_outcome === 'stored'
-        ? { stored: true, newKeys: row.o_new_keys, region: row.o_region }
-        : ({ stored: false, reason: row.o_outcome } as Exclude<StoreKeysResult, { stored: true }>);
-  });
-  return results;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
-import { CommitGroups } from '../../src/db/commit-groups.js';
+import { CommitGroups, inLockOrder } from '../../src/db/commit-groups.js';
 
 /** A run whose groups are recorded and finished by hand. */
 function controlledRun() {
@@ -130,5 +130,31 @@ describe('CommitGroups', () => {
     const groups = new CommitGroups(async (inputs: number[]) => inputs.slice(1), { maxSize: 8, maxInFlight: 1 });
     const answers = [1, 2].map((n) => groups.call(n).catch((err: Error) => err.message));
     expect(await Promise.all(answers)).toEqual(['a group of 2 got 1 answers', 'a group of 2 got 1 answers']);
+  });
+});
+
+describe('inLockOrder', () => {
+  it('runs the calls sorted and answers each in arrival order', async () => {
+    let ran: string[] = [];
+    const answers = await inLockOrder(
+      ['c', 'a', 'b', 'a'],
+      (x, y) => x.localeCompare(y),
+      async (sorted) => {
+        ran = sorted;
+        return sorted.map((x, i) => `${x}${i}`);
+      },
+    );
+    expect(ran).toEqual(['a', 'a', 'b', 'c']);
+    expect(answers).toEqual(['c3', 'a0', 'b2', 'a1']);
+  });
+
+  it('refuses a run that answers a different number of calls', async () => {
+    await expect(
+      inLockOrder(
+        [1, 2],
+        (x, y) => x - y,
+        async (sorted) => sorted.slice(1),
+      ),
+    ).rejects.toThrow('2 calls got 1 answers');
   });
 });
