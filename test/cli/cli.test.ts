@@ -137,7 +137,6 @@ describe('diagnosis-server', () => {
         'events_log',
         'failed_key_claim_attempts',
         'key_batches',
-        'keypair_start_intervals',
         'otk_life_duration',
         'otk_life_log',
         'padding_keys',

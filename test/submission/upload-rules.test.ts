@@ -50,11 +50,12 @@ describe('upload rules', () => {
     expect(await upload(system, phone, first)).toBe('200 NONE');
     const after = await scrape(system.metricsUrl!);
     expect(delta(before, after, refusedForInterval('start_interval_limit'))).toBe(1);
-    // The counts go with their keypair.
-    const counts = 'SELECT count(*)::int AS n FROM keypair_start_intervals WHERE server_public_key = $1';
-    expect((await system.db.query<{ n: number }>(counts, [phone.serverPublicKey])).rows[0]!.n).toBe(2);
+    // The counts live in the keypair's row, one entry per stored key, and go with it.
+    const counts = 'SELECT stored_start_intervals AS s FROM encryption_keys WHERE server_public_key = $1';
+    const intervals = async () => (await system.db.query<{ s: number[] }>(counts, [phone.serverPublicKey])).rows[0]?.s.sort();
+    expect(await intervals()).toEqual([today - 144, today - 144, today, today, today]);
     await system.db.query('DELETE FROM encryption_keys WHERE server_public_key = $1', [phone.serverPublicKey]);
-    expect((await system.db.query<{ n: number }>(counts, [phone.serverPublicKey])).rows[0]!.n).toBe(0);
+    expect(await intervals()).toBeUndefined();
 
     // The original: any number.
     const free = await claimedPhone(original.submissionUrl);
