@@ -23,6 +23,7 @@ interface Waiting<In, Out> {
    * call that will head a group: binding one costs more than the rest of a call.
    */
   inCallerContext: ((work: () => Promise<Out[]>) => Promise<Out[]>) | undefined;
+  joined: ((groupSize: number) => void) | undefined;
   resolve: (output: Out) => void;
   reject: (err: unknown) => void;
 }
@@ -39,13 +40,14 @@ export class CommitGroups<In, Out> {
     private readonly onGroup: (size: number) => void = () => {},
   ) {}
 
-  call(input: In): Promise<Out> {
+  /** `joined` is told the size of the group the call goes in, as it starts (a trace span). */
+  call(input: In, joined?: (groupSize: number) => void): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       // Groups are cut from the front maxSize at a time (or the whole queue when shorter),
       // so the calls that will head one are those at a multiple of maxSize.
       const headsAGroup = this.waiting.length % this.limits.maxSize === 0;
       const inCallerContext = headsAGroup ? AsyncResource.bind((work: () => Promise<Out[]>) => work()) : undefined;
-      this.waiting.push({ input, resolve, reject, inCallerContext });
+      this.waiting.push({ input, resolve, reject, inCallerContext, joined });
       if (this.inFlight + (this.startScheduled ? 1 : 0) < this.limits.maxInFlight) this.scheduleStart();
     });
   }
@@ -68,6 +70,7 @@ export class CommitGroups<In, Out> {
     const group = this.waiting.splice(0, this.limits.maxSize);
     this.inFlight++;
     this.onGroup(group.length);
+    for (const g of group) g.joined?.(group.length);
     Promise.resolve()
       // Traced under the first request it carries, not whichever group ran before it.
       .then(() => {
@@ -115,11 +118,12 @@ export async function callSettled<In, Out, Lost extends Out>(
   groups: CommitGroups<In, Out>,
   input: In,
   lost: (output: Out) => output is Lost,
+  joined?: (groupSize: number) => void,
 ): Promise<Exclude<Out, Lost>> {
   for (let attempt = 1; ; attempt++) {
     let output: Out;
     try {
-      output = await groups.call(input);
+      output = await groups.call(input, joined);
     } catch (err) {
       if (attempt < MAX_ATTEMPTS && isRetryableConflict(err)) continue;
       throw err;

@@ -3,6 +3,7 @@
 // one call judges and redeems a group's claims and commits them together.
 import { callSettled, CommitGroups } from '../db/commit-groups.js';
 import type { FailureCounter } from '../protocol/claim-ban.js';
+import { inCommitGroupSpan } from '../telemetry/tracing.js';
 import type { SubmissionContext } from './context.js';
 import { claimOneTimeCodes, readClaimFailures, type ClaimOutcome, type ClaimToRedeem } from './store.js';
 
@@ -15,7 +16,7 @@ export interface ClaimGroups {
 
 export function claimGroups(ctx: Pick<SubmissionContext, 'pool' | 'settings' | 'telemetry'>): ClaimGroups {
   const { pool, settings } = ctx;
-  const metrics = ctx.telemetry.metrics;
+  const { metrics, tracer } = ctx.telemetry;
   const counters = new CommitGroups(
     (clientIds: string[]) => readClaimFailures(pool, clientIds),
     settings.commitGroups,
@@ -27,7 +28,10 @@ export function claimGroups(ctx: Pick<SubmissionContext, 'pool' | 'settings' | '
     (size) => metrics.commitGroup('claim', size),
   );
   return {
-    failures: (clientId) => counters.call(clientId),
-    claim: (claim) => callSettled(claims, claim, (c): c is Extract<ClaimOutcome, { outcome: 'conflict' }> => c.outcome === 'conflict'),
+    failures: (clientId) => inCommitGroupSpan(tracer, 'claim_ban_read', (joined) => counters.call(clientId, joined)),
+    claim: (claim) =>
+      inCommitGroupSpan(tracer, 'claim', (joined) =>
+        callSettled(claims, claim, (c): c is Extract<ClaimOutcome, { outcome: 'conflict' }> => c.outcome === 'conflict', joined),
+      ),
   };
 }

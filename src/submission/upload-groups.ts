@@ -2,6 +2,7 @@
 // query reads the keypairs of a group, one call stores a group's keys and commits them
 // together. An upload is answered only after the commit that holds it.
 import { callSettled, CommitGroups } from '../db/commit-groups.js';
+import { inCommitGroupSpan } from '../telemetry/tracing.js';
 import type { SubmissionContext } from './context.js';
 import { findValidKeypairs, storeUploads, type Keypair, type StoreKeysResult, type UploadToStore } from './store.js';
 
@@ -15,7 +16,7 @@ export interface UploadGroups {
 
 export function uploadGroups(ctx: Pick<SubmissionContext, 'pool' | 'settings' | 'clock' | 'telemetry'>): UploadGroups {
   const { pool, settings, clock } = ctx;
-  const metrics = ctx.telemetry.metrics;
+  const { metrics, tracer } = ctx.telemetry;
   const keypairs = new CommitGroups(
     (keys: Uint8Array[]) => findValidKeypairs(pool, settings, keys, clock.now()),
     settings.commitGroups,
@@ -27,7 +28,10 @@ export function uploadGroups(ctx: Pick<SubmissionContext, 'pool' | 'settings' | 
     (size) => metrics.commitGroup('upload_store', size),
   );
   return {
-    findKeypair: (serverPublicKey) => keypairs.call(serverPublicKey),
-    store: (upload) => callSettled(stores, upload, (r): r is Conflict => !r.stored && r.reason === 'conflict'),
+    findKeypair: (serverPublicKey) => inCommitGroupSpan(tracer, 'keypair_read', (joined) => keypairs.call(serverPublicKey, joined)),
+    store: (upload) =>
+      inCommitGroupSpan(tracer, 'upload_store', (joined) =>
+        callSettled(stores, upload, (r): r is Conflict => !r.stored && r.reason === 'conflict', joined),
+      ),
   };
 }

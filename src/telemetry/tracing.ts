@@ -73,3 +73,27 @@ export function traceQueries(pool: Pool, tracer: Tracer): void {
     };
   });
 }
+
+/**
+ * A request's share of a commit group (db/commit-groups.ts) in a span of its own, with the
+ * size of the group that carried it: every request's trace shows how long it waited and in
+ * what company, though the group's queries are traced under the first request it carried.
+ * Without a tracer, only the call.
+ */
+export function inCommitGroupSpan<T>(
+  tracer: Tracer | undefined,
+  call: string,
+  work: (joined?: (groupSize: number) => void) => Promise<T>,
+): Promise<T> {
+  if (!tracer) return work();
+  return tracer.startActiveSpan(`commit group ${call}`, async (span) => {
+    try {
+      return await work((groupSize) => span.setAttribute('diagnosis.commit_group.size', groupSize));
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}

@@ -105,9 +105,13 @@ describe('TRACER_PROVIDER=stdout', () => {
       .map((line) => JSON.parse(line));
     const claim = spans.find((s) => s.name === 'POST /claim-key');
     expect(claim.attributes).toEqual({ 'http.request.method': 'POST', 'http.route': '/claim-key', 'http.response.status_code': 200 });
-    // The ban read, then the claim call; a call shared by a group is traced under its first request.
-    const queries = spans.filter((s) => s.parentSpanId === claim.spanId);
-    expect(queries.length).toBeGreaterThanOrEqual(2);
+    // The ban read, then the claim call, each the request's share of a commit group, with
+    // the group's query under it (alone, the request heads its own group).
+    const groups = spans.filter((s) => s.parentSpanId === claim.spanId);
+    expect(groups.map((g) => g.name)).toEqual(['commit group claim_ban_read', 'commit group claim']);
+    for (const g of groups) expect(g.attributes).toEqual({ 'diagnosis.commit_group.size': 1 });
+    const queries = spans.filter((s) => groups.some((g) => s.parentSpanId === g.spanId));
+    expect(queries.length).toBe(2);
     for (const q of queries) {
       expect(q.name).toMatch(/^db [A-Z]+$/);
       expect(q.traceId).toBe(claim.traceId);
@@ -115,6 +119,36 @@ describe('TRACER_PROVIDER=stdout', () => {
     }
     expect(queries.some((q) => q.attributes['db.query.text'].includes('FROM claim_one_time_codes('))).toBe(true);
     for (const secret of [PORTAL_TOKEN, code, hashId, '198.51.100.77', '127.0.0.1']) expect(out).not.toContain(secret);
+  });
+});
+
+describe('TRACER_PROVIDER=stdout under concurrent claims', () => {
+  it("gives every claim its share of a commit group, and each group's query once, under the request it carried first", async () => {
+    const claims = 24;
+    // One group at a time, so that claims arriving while it runs share the next.
+    const out = await runSubmission(
+      { TRACER_PROVIDER: 'stdout', COMMIT_GROUPS_IN_FLIGHT: '1' },
+      async (base) => {
+        const codes = await Promise.all(Array.from({ length: claims }, async () => (await (await issue(base)).text()).trim()));
+        const answers = await Promise.all(codes.map((code, i) => new Phone().claim(base, code, { 'x-forwarded-for': `198.51.100.${i + 1}` })));
+        expect(answers.map((a) => a.status)).toEqual(codes.map(() => 200));
+      },
+      (o) => o.split('"POST /claim-key"').length - 1 === claims,
+    );
+    const spans = out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    const requests = spans.filter((s) => s.name === 'POST /claim-key');
+    const shares = spans.filter((s) => s.name === 'commit group claim');
+    expect(shares.map((s) => requests.some((r) => r.spanId === s.parentSpanId))).toEqual(requests.map(() => true));
+    const calls = spans.filter((s) => s.attributes['db.query.text']?.includes('FROM claim_one_time_codes('));
+    // Each call hangs under one request's share; the sizes of the groups add up to the claims.
+    const carriers = calls.map((c) => shares.find((s) => s.spanId === c.parentSpanId));
+    expect(carriers.every((c) => c !== undefined)).toBe(true);
+    const sizes = carriers.map((c) => c.attributes['diagnosis.commit_group.size'] as number);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(claims);
+    expect(calls.length).toBeLessThan(claims);
   });
 });
 
