@@ -3,6 +3,8 @@
 // returning the same bytes and nginx serving them as a static file, in the same run. The
 // load generator is wrk when there is one (nginx outrunning the servers shows it is not
 // the ceiling); else this process's own keep-alive client, which is, and says so.
+// The three take turns for `rounds` rounds, in a rotating order, and each is reported by its
+// median round: on a shared machine a slow few seconds otherwise fall on one of them only.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,7 +23,10 @@ http.createServer((req, res) => {
   res.end(body);
 }).listen(Number(process.argv[2]), '127.0.0.1', () => console.log('ready'));`;
 
-export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests = 20_000, concurrency = 32, useWrk = true, seconds = 5 } = {}) {
+export async function benchRetrieveCached(
+  postgresUrl,
+  { keys = 10_000, requests = 20_000, concurrency = 32, useWrk = true, seconds = 5, rounds = 3 } = {},
+) {
   const secrets = generateSecrets();
   const db = new pg.Pool({ connectionString: postgresUrl });
   const now = Date.now();
@@ -37,6 +42,8 @@ export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests
   let bare;
   /** @type {string | undefined} */
   let dir;
+  /** @type {{ url: string; stop: () => Promise<void> } | undefined} */
+  let nginx;
   try {
     return await withServer('key-retrieval', env, concurrency, async (port, client) => {
       const mac = retrieveHmac(Buffer.from(secrets.retrieveHmacKey, 'hex'), '302', String(day), Math.floor(Date.now() / 3_600_000)).toString('hex');
@@ -46,30 +53,49 @@ export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests
       const size = first.body.length;
       const wrk = useWrk ? findWrk() : undefined;
       const load = (url, check) => (wrk ? Promise.resolve(runWrk(wrk, url, concurrency, seconds)) : measure(requests, concurrency, check));
-      const measured = await load(`http://127.0.0.1:${port}${path_}`, async () => {
+      const serverUrl = `http://127.0.0.1:${port}${path_}`;
+      const checkServer = async () => {
         const r = await client.send(port, 'GET', path_);
         return r.status === 200 && r.body.length === size;
-      });
+      };
 
       dir = await mkdtemp(path.join(tmpdir(), 'bare-'));
       await writeFile(path.join(dir, 'day.zip'), first.body);
       const barePort = await freePort();
-      const server = spawn(process.execPath, ['-e', BARE_SERVER, path.join(dir, 'day.zip'), String(barePort)], {
+      const bareServer = spawn(process.execPath, ['-e', BARE_SERVER, path.join(dir, 'day.zip'), String(barePort)], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
-      bare = server;
-      await new Promise((resolve) => server.stdout.once('data', resolve));
-      const reference = await load(`http://127.0.0.1:${barePort}/`, async () => {
+      bare = bareServer;
+      await new Promise((resolve) => bareServer.stdout.once('data', resolve));
+      const checkBare = async () => {
         const r = await client.send(barePort, 'GET', '/');
         return r.status === 200 && r.body.length === size;
-      });
-      const nginx = wrk ? await startNginx(first.body) : undefined;
-      let static_;
-      try {
-        static_ = nginx && runWrk(wrk, nginx.url, concurrency, seconds);
-      } finally {
-        await nginx?.stop();
+      };
+      const started = wrk ? await startNginx(first.body) : undefined;
+      nginx = started;
+
+      /** @typedef {{ perSecond: number }} Run */
+      /** @typedef {{ runs: Run[]; run: () => Promise<Run> }} Target */
+      /** @type {(url: string, check: () => Promise<boolean>) => Target} */
+      const target = (url, check) => ({ runs: [], run: () => load(url, check) });
+      const server = target(serverUrl, checkServer);
+      const bareNode = target(`http://127.0.0.1:${barePort}/`, checkBare);
+      /** @type {Target | undefined} */
+      const staticFile = started && wrk ? { runs: [], run: () => Promise.resolve(runWrk(wrk, started.url, concurrency, seconds)) } : undefined;
+      const targets = staticFile ? [server, bareNode, staticFile] : [server, bareNode];
+      for (let turn = 0; turn < rounds; turn++) {
+        for (let i = 0; i < targets.length; i++) {
+          const next = targets[(turn + i) % targets.length];
+          next?.runs.push(await next.run());
+        }
       }
+      /** @type {(t: Target) => Run} */
+      const median = (t) => /** @type {Run} */ ([...t.runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(t.runs.length / 2)]);
+      /** @type {(t: Target) => number[]} */
+      const perSecond = (t) => t.runs.map((r) => r.perSecond);
+      const measured = median(server);
+      const reference = median(bareNode);
+      const static_ = staticFile && median(staticFile);
       return {
         keys,
         bytes: size,
@@ -79,9 +105,11 @@ export async function benchRetrieveCached(postgresUrl, { keys = 10_000, requests
         reference,
         ...(static_ ? { nginx: static_, ratioToNginx: round(measured.perSecond / static_.perSecond, 2) } : {}),
         ratio: round(measured.perSecond / reference.perSecond, 2),
+        rounds: { server: perSecond(server), reference: perSecond(bareNode), ...(staticFile ? { nginx: perSecond(staticFile) } : {}) },
       };
     });
   } finally {
+    await nginx?.stop();
     bare?.kill();
     if (dir) await rm(dir, { recursive: true, force: true });
   }

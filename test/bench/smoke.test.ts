@@ -40,6 +40,14 @@ describe('npm run bench (smoke)', () => {
       expect(result.ratio).toBeCloseTo(result.server.perSecond / result.reference.perSecond, 1);
       expect(typeof result.met).toBe('boolean');
     }
+    // Downloads: the server and its references take turns, each reported by its median round.
+    const retrieve = JSON.parse(await readFile(path.join(out, 'retrieve-cached.json'), 'utf8'));
+    const reported: Record<string, { perSecond: number }> = { server: retrieve.server, reference: retrieve.reference, nginx: retrieve.nginx };
+    expect(Object.keys(retrieve.rounds)).toEqual(retrieve.nginx ? ['server', 'reference', 'nginx'] : ['server', 'reference']);
+    for (const [name, runs] of Object.entries(retrieve.rounds as Record<string, number[]>)) {
+      expect(runs).toHaveLength(3);
+      expect(reported[name]!.perSecond).toBe([...runs].sort((a, b) => a - b)[1]);
+    }
     const build = JSON.parse(await readFile(path.join(out, 'export-build.json'), 'utf8'));
     expect(build.rows[0]).toMatchObject({ keys: 500 });
     expect(build.rows[0].peakRssMiB).toBeGreaterThan(0);
