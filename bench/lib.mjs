@@ -159,3 +159,34 @@ export async function bareAnswerCeiling(answer, drive) {
     await exited;
   }
 }
+
+/**
+ * Runs every target `rounds` times, taking turns in a rotating order, and reports the round
+ * whose `ratio` is the median, each target as measured in it, with every round's rates.
+ * Rounds are paired measurements: one after the other, a slow few seconds of a shared
+ * machine fall on one target alone, and the database grows from round to round.
+ * @param {Record<string, (round: number) => Promise<any>>} targets
+ * @param {number} rounds
+ * @param {(round: Record<string, any>) => number} ratio
+ * @returns {Promise<{ median: Record<string, any>; rounds: Record<string, number[]>; ratios: number[] }>}
+ */
+export async function takingTurns(targets, rounds, ratio) {
+  const names = Object.keys(targets);
+  /** @type {Record<string, any>[]} */
+  const measured = [];
+  for (let turn = 0; turn < rounds; turn++) {
+    /** @type {Record<string, any>} */
+    const inRound = {};
+    for (let i = 0; i < names.length; i++) {
+      const name = /** @type {string} */ (names[(turn + i) % names.length]);
+      inRound[name] = await targets[name]?.(turn);
+    }
+    measured.push(inRound);
+  }
+  const byRatio = [...measured].sort((a, b) => ratio(a) - ratio(b));
+  return {
+    median: /** @type {Record<string, any>} */ (byRatio[Math.floor(byRatio.length / 2)]),
+    rounds: Object.fromEntries(names.map((name) => [name, measured.map((m) => m[name].perSecond)])),
+    ratios: measured.map((m) => round(ratio(m), 2)),
+  };
+}

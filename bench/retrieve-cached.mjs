@@ -3,8 +3,7 @@
 // returning the same bytes and nginx serving them as a static file, in the same run. The
 // load generator is wrk when there is one (nginx outrunning the servers shows it is not
 // the ceiling); else this process's own keep-alive client, which is, and says so.
-// The three take turns for `rounds` rounds, in a rotating order, and each is reported by its
-// median round: on a shared machine a slow few seconds otherwise fall on one of them only.
+// The three take turns for `rounds` rounds; the round of the median ratio is reported (lib.mjs).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { generateSecrets } from '../dist/crypto/key-generation.js';
 import { retrieveHmac } from '../dist/protocol/retrieve.js';
-import { freePort, insertKeys, measure, round, withServer } from './lib.mjs';
+import { freePort, insertKeys, measure, round, takingTurns, withServer } from './lib.mjs';
 import { findWrk, runWrk, startNginx } from './wrk.mjs';
 
 const BARE_SERVER = `
@@ -74,28 +73,17 @@ export async function benchRetrieveCached(
       const started = wrk ? await startNginx(first.body) : undefined;
       nginx = started;
 
-      /** @typedef {{ perSecond: number }} Run */
-      /** @typedef {{ runs: Run[]; run: () => Promise<Run> }} Target */
-      /** @type {(url: string, check: () => Promise<boolean>) => Target} */
-      const target = (url, check) => ({ runs: [], run: () => load(url, check) });
-      const server = target(serverUrl, checkServer);
-      const bareNode = target(`http://127.0.0.1:${barePort}/`, checkBare);
-      /** @type {Target | undefined} */
-      const staticFile = started && wrk ? { runs: [], run: () => Promise.resolve(runWrk(wrk, started.url, concurrency, seconds)) } : undefined;
-      const targets = staticFile ? [server, bareNode, staticFile] : [server, bareNode];
-      for (let turn = 0; turn < rounds; turn++) {
-        for (let i = 0; i < targets.length; i++) {
-          const next = targets[(turn + i) % targets.length];
-          next?.runs.push(await next.run());
-        }
-      }
-      /** @type {(t: Target) => Run} */
-      const median = (t) => /** @type {Run} */ ([...t.runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(t.runs.length / 2)]);
-      /** @type {(t: Target) => number[]} */
-      const perSecond = (t) => t.runs.map((r) => r.perSecond);
-      const measured = median(server);
-      const reference = median(bareNode);
-      const static_ = staticFile && median(staticFile);
+      const bareUrl = `http://127.0.0.1:${barePort}/`;
+      const turns = await takingTurns(
+        {
+          server: () => load(serverUrl, checkServer),
+          reference: () => load(bareUrl, checkBare),
+          ...(started && wrk ? { nginx: () => Promise.resolve(runWrk(wrk, started.url, concurrency, seconds)) } : {}),
+        },
+        rounds,
+        (r) => r.server.perSecond / r.reference.perSecond,
+      );
+      const { server: measured, reference, nginx: static_ } = turns.median;
       return {
         keys,
         bytes: size,
@@ -105,7 +93,8 @@ export async function benchRetrieveCached(
         reference,
         ...(static_ ? { nginx: static_, ratioToNginx: round(measured.perSecond / static_.perSecond, 2) } : {}),
         ratio: round(measured.perSecond / reference.perSecond, 2),
-        rounds: { server: perSecond(server), reference: perSecond(bareNode), ...(staticFile ? { nginx: perSecond(staticFile) } : {}) },
+        rounds: turns.rounds,
+        ratios: turns.ratios,
       };
     });
   } finally {

@@ -5,17 +5,19 @@
 // with pg for one upload at a time (find the keypair, then the store call), and the same
 // server with group commit off (COMMIT_GROUP_MAX=1): what sharing commits buys, and at
 // concurrency 1 what it costs a lone upload. The bench's client driving a bare node:http
-// server with the same bodies shows it is not the ceiling.
+// server with the same bodies shows it is not the ceiling. All take turns for `rounds`
+// rounds; the round with the median ratio to the bare insert is the one reported (lib.mjs
+// takingTurns).
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { parseEnvironment, submissionSettings } from '../dist/config.js';
 import { findValidKeypairs, storeUploads } from '../dist/submission/store.js';
 import { claimedPhones, freshKeys, KEYS_PER_UPLOAD, sealedUpload } from './app.mjs';
-import { bareAnswerCeiling, httpClient, measure, round, TOKEN, withServer } from './lib.mjs';
+import { bareAnswerCeiling, httpClient, measure, round, takingTurns, TOKEN, withServer } from './lib.mjs';
 
 const UPLOADS_PER_PHONE = 3; // 3 × 14 = 42 of the 43-key quota
 
-export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 64 } = {}) {
+export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 64, rounds = 3 } = {}) {
   const perRun = Math.ceil(uploads / UPLOADS_PER_PHONE);
   const now = Date.now();
   const jobs = (list) =>
@@ -25,68 +27,80 @@ export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 6
     return measure(bodies.length, concurrency, async (i) => (await client.send(port, 'POST', '/upload', bodies[i])).status === 200);
   };
 
-  let ungroupedPhones;
-  const { measured, referenceJobs } = await withServer('key-submission', { DATABASE_URL: postgresUrl }, concurrency, async (port, client) => {
-    const phones = await claimedPhones(client, port, 3 * perRun);
-    ungroupedPhones = phones.slice(2 * perRun);
-    return { measured: await uploadAll(port, client, phones.slice(0, perRun)), referenceJobs: jobs(phones.slice(perRun, 2 * perRun)) };
-  });
-  const ungrouped = await withServer('key-submission', { DATABASE_URL: postgresUrl, COMMIT_GROUP_MAX: '1' }, concurrency, (port, client) =>
-    uploadAll(port, client, ungroupedPhones),
-  );
-  // The same bodies to a server that answers 08 00 and does nothing: what the client can drive.
-  const ceilingBodies = jobs(ungroupedPhones).map((job) => sealedUpload(job.phone, job.keys, now));
-  const generator = await bareAnswerCeiling(Buffer.from([8, 0]), async (port) => {
-    const client = httpClient(concurrency);
-    try {
-      return await measure(
-        ceilingBodies.length,
-        concurrency,
-        async (i) => (await client.send(port, 'POST', '/upload', ceilingBodies[i])).status === 200,
-      );
-    } finally {
-      client.close();
-    }
-  });
-
   // The references: what the server asks of Postgres for each upload, from a pool as big as its own.
   const pool = new pg.Pool({ connectionString: postgresUrl, max: 20 });
   // pool.end() does not wait for its connections to close; Postgres stopping after the run may end them.
   pool.on('error', () => {});
   // The server's own defaults, as the role would load them.
   const rules = submissionSettings(parseEnvironment({ KEY_CLAIM_TOKEN: `${TOKEN}=bench` }));
-  const reference = await measure(referenceJobs.length, concurrency, async (i) => {
-    const { phone, keys } = referenceJobs[i];
-    const [keypair] = await findValidKeypairs(pool, rules, [phone.serverPublicKey], Date.now());
-    if (!keypair) return false;
-    const [stored] = await storeUploads(pool, rules, [
-      { serverPublicKey: phone.serverPublicKey, keys: keys.map((k) => ({ ...k, keyData: Buffer.from(k.keyData) })), nowMs: Date.now() },
-    ]);
-    return stored?.stored === true;
-  });
-  const hour = Math.floor(Date.now() / 3_600_000);
-  const bare = await measure(referenceJobs.length, concurrency, async () => {
-    const keys = freshKeys(now);
-    // Fresh key data: the server's keys are in already.
-    await pool.query(
-      `INSERT INTO diagnosis_keys (key_data, rolling_start_interval_number, rolling_period, transmission_risk_level, hour_of_submission, region, originator)
-       SELECT k, s, 144, 1, $3, '302', 'bench' FROM unnest($1::bytea[], $2::int[]) AS t(k, s)`,
-      [keys.map(() => randomBytes(16)), keys.map((k) => k.rollingStartIntervalNumber), hour],
-    );
-    return true;
-  });
-  await pool.end();
-  const withKeys = (x) => ({ ...x, keysPerSecond: round(x.perSecond * KEYS_PER_UPLOAD, 0) });
-  return {
-    concurrency,
-    server: withKeys(measured),
-    ungrouped: withKeys(ungrouped),
-    generator,
-    reference: withKeys(reference),
-    bare: withKeys(bare),
-    ratio: round(measured.perSecond / reference.perSecond, 2),
-    ratioToBare: round(measured.perSecond / bare.perSecond, 2),
-    ratioToUngrouped: round(measured.perSecond / ungrouped.perSecond, 2),
-    p50ToUngrouped: round(measured.p50Ms / ungrouped.p50Ms, 2),
+  const ownDbWork = (list) => {
+    const referenceJobs = jobs(list);
+    return measure(referenceJobs.length, concurrency, async (i) => {
+      const { phone, keys } = referenceJobs[i];
+      const [keypair] = await findValidKeypairs(pool, rules, [phone.serverPublicKey], Date.now());
+      if (!keypair) return false;
+      const [stored] = await storeUploads(pool, rules, [
+        { serverPublicKey: phone.serverPublicKey, keys: keys.map((k) => ({ ...k, keyData: Buffer.from(k.keyData) })), nowMs: Date.now() },
+      ]);
+      return stored?.stored === true;
+    });
   };
+  const hour = Math.floor(Date.now() / 3_600_000);
+  const bareInserts = () =>
+    measure(Math.min(uploads, perRun * UPLOADS_PER_PHONE), concurrency, async () => {
+      const keys = freshKeys(now);
+      // Fresh key data: the server's keys are in already.
+      await pool.query(
+        `INSERT INTO diagnosis_keys (key_data, rolling_start_interval_number, rolling_period, transmission_risk_level, hour_of_submission, region, originator)
+         SELECT k, s, 144, 1, $3, '302', 'bench' FROM unnest($1::bytea[], $2::int[]) AS t(k, s)`,
+        [keys.map(() => randomBytes(16)), keys.map((k) => k.rollingStartIntervalNumber), hour],
+      );
+      return true;
+    });
+  const withKeys = (x) => ({ ...x, keysPerSecond: round(x.perSecond * KEYS_PER_UPLOAD, 0) });
+  try {
+    return await withServer('key-submission', { DATABASE_URL: postgresUrl }, concurrency, (port, client) =>
+      withServer('key-submission', { DATABASE_URL: postgresUrl, COMMIT_GROUP_MAX: '1' }, concurrency, (ungroupedPort, ungroupedClient) =>
+        // A server that answers 08 00 and does nothing: what the client can drive.
+        bareAnswerCeiling(Buffer.from([8, 0]), async (ceilingPort) => {
+          // Fresh phones for every target in every round: server, without group commit, its own db work.
+          const phones = await claimedPhones(client, port, 3 * perRun * rounds);
+          const phonesOf = (round, target) => phones.slice((round * 3 + target) * perRun, (round * 3 + target + 1) * perRun);
+          const ceilingClient = httpClient(concurrency);
+          try {
+            const turns = await takingTurns(
+              {
+                server: (r) => uploadAll(port, client, phonesOf(r, 0)),
+                ungrouped: (r) => uploadAll(ungroupedPort, ungroupedClient, phonesOf(r, 1)),
+                generator: (r) => uploadAll(ceilingPort, ceilingClient, phonesOf(r, 1)),
+                reference: (r) => ownDbWork(phonesOf(r, 2)),
+                bare: () => bareInserts(),
+              },
+              rounds,
+              (r) => r.server.perSecond / r.bare.perSecond,
+            );
+            const { server: measured, ungrouped, generator, reference, bare } = turns.median;
+            return {
+              concurrency,
+              server: withKeys(measured),
+              ungrouped: withKeys(ungrouped),
+              generator,
+              reference: withKeys(reference),
+              bare: withKeys(bare),
+              ratio: round(measured.perSecond / reference.perSecond, 2),
+              ratioToBare: round(measured.perSecond / bare.perSecond, 2),
+              ratioToUngrouped: round(measured.perSecond / ungrouped.perSecond, 2),
+              p50ToUngrouped: round(measured.p50Ms / ungrouped.p50Ms, 2),
+              rounds: turns.rounds,
+              ratios: turns.ratios,
+            };
+          } finally {
+            ceilingClient.close();
+          }
+        }),
+      ),
+    );
+  } finally {
+    await pool.end();
+  }
 }
