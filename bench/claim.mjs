@@ -17,12 +17,19 @@ import { bareAnswerCeiling, httpClient, measure, round, takingTurns, TOKEN, with
 const address = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
 export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64, rounds = 3 } = {}) {
-  const claimAll = (port, client, codes, offset) => {
+  const claimAll = async (port, codes, offset) => {
     const requests = codes.map((code) => claimRequest(code).body);
-    return measure(requests.length, concurrency, async (i) => {
-      const result = await client.send(port, 'POST', '/claim-key', requests[i], { 'x-forwarded-for': address(offset + i) });
-      return result.status === 200;
-    });
+    // A client of its own each time: while the others take their turn, the server closes
+    // idle keep-alive connections, and a request sent on one would fail unread.
+    const client = httpClient(concurrency);
+    try {
+      return await measure(requests.length, concurrency, async (i) => {
+        const result = await client.send(port, 'POST', '/claim-key', requests[i], { 'x-forwarded-for': address(offset + i) });
+        return result.status === 200;
+      });
+    } finally {
+      client.close();
+    }
   };
   const pool = new pg.Pool({ connectionString: postgresUrl, max: 20 });
   // pool.end() does not wait for its connections to close; Postgres stopping after the run may end them.
@@ -50,41 +57,36 @@ export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64,
   const claimAnswer = Buffer.from('1220' + '00'.repeat(32) + '1832', 'hex');
   try {
     return await withServer('key-submission', { DATABASE_URL: postgresUrl }, concurrency, (port, client) =>
-      withServer('key-submission', { DATABASE_URL: postgresUrl, COMMIT_GROUP_MAX: '1' }, concurrency, (ungroupedPort, ungroupedClient) =>
+      withServer('key-submission', { DATABASE_URL: postgresUrl, COMMIT_GROUP_MAX: '1' }, concurrency, (ungroupedPort) =>
         bareAnswerCeiling(claimAnswer, async (ceilingPort) => {
           // Fresh codes for every target in every round: server, without group commit, its own db work, bare.
           const codes = await issueCodes(client, port, 4 * claims * rounds);
           const set = (round, target) => (round * 4 + target) * claims;
           const codesOf = (round, target) => codes.slice(set(round, target), set(round, target) + claims);
-          const ceilingClient = httpClient(concurrency);
-          try {
-            const turns = await takingTurns(
-              {
-                server: (r) => claimAll(port, client, codesOf(r, 0), set(r, 0)),
-                ungrouped: (r) => claimAll(ungroupedPort, ungroupedClient, codesOf(r, 1), set(r, 1)),
-                generator: (r) => claimAll(ceilingPort, ceilingClient, codesOf(r, 1), set(r, 1)),
-                reference: (r) => referenceClaims(codesOf(r, 2)),
-                bare: (r) => bareClaims(codesOf(r, 3)),
-              },
-              rounds,
-              (r) => r.server.perSecond / r.bare.perSecond,
-            );
-            const { server: measured, ungrouped, generator, reference, bare } = turns.median;
-            return {
-              server: measured,
-              ungrouped,
-              generator,
-              reference,
-              bare,
-              ratio: round(measured.perSecond / reference.perSecond, 2),
-              ratioToBare: round(measured.perSecond / bare.perSecond, 2),
-              ratioToUngrouped: round(measured.perSecond / ungrouped.perSecond, 2),
-              rounds: turns.rounds,
-              ratios: turns.ratios,
-            };
-          } finally {
-            ceilingClient.close();
-          }
+          const turns = await takingTurns(
+            {
+              server: (r) => claimAll(port, codesOf(r, 0), set(r, 0)),
+              ungrouped: (r) => claimAll(ungroupedPort, codesOf(r, 1), set(r, 1)),
+              generator: (r) => claimAll(ceilingPort, codesOf(r, 1), set(r, 1)),
+              reference: (r) => referenceClaims(codesOf(r, 2)),
+              bare: (r) => bareClaims(codesOf(r, 3)),
+            },
+            rounds,
+            (r) => r.server.perSecond / r.bare.perSecond,
+          );
+          const { server: measured, ungrouped, generator, reference, bare } = turns.median;
+          return {
+            server: measured,
+            ungrouped,
+            generator,
+            reference,
+            bare,
+            ratio: round(measured.perSecond / reference.perSecond, 2),
+            ratioToBare: round(measured.perSecond / bare.perSecond, 2),
+            ratioToUngrouped: round(measured.perSecond / ungrouped.perSecond, 2),
+            rounds: turns.rounds,
+            ratios: turns.ratios,
+          };
         }),
       ),
     );

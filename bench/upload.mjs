@@ -22,9 +22,16 @@ export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 6
   const now = Date.now();
   const jobs = (list) =>
     list.flatMap((phone) => Array.from({ length: UPLOADS_PER_PHONE }, () => ({ phone, keys: freshKeys(now) }))).slice(0, uploads);
-  const uploadAll = (port, client, list) => {
+  const uploadAll = async (port, list) => {
     const bodies = jobs(list).map((job) => sealedUpload(job.phone, job.keys, now));
-    return measure(bodies.length, concurrency, async (i) => (await client.send(port, 'POST', '/upload', bodies[i])).status === 200);
+    // A client of its own each time: while the others take their turn, the server closes
+    // idle keep-alive connections, and a request sent on one would fail unread.
+    const client = httpClient(concurrency);
+    try {
+      return await measure(bodies.length, concurrency, async (i) => (await client.send(port, 'POST', '/upload', bodies[i])).status === 200);
+    } finally {
+      client.close();
+    }
   };
 
   // The references: what the server asks of Postgres for each upload, from a pool as big as its own.
@@ -60,43 +67,38 @@ export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 6
   const withKeys = (x) => ({ ...x, keysPerSecond: round(x.perSecond * KEYS_PER_UPLOAD, 0) });
   try {
     return await withServer('key-submission', { DATABASE_URL: postgresUrl }, concurrency, (port, client) =>
-      withServer('key-submission', { DATABASE_URL: postgresUrl, COMMIT_GROUP_MAX: '1' }, concurrency, (ungroupedPort, ungroupedClient) =>
+      withServer('key-submission', { DATABASE_URL: postgresUrl, COMMIT_GROUP_MAX: '1' }, concurrency, (ungroupedPort) =>
         // A server that answers 08 00 and does nothing: what the client can drive.
         bareAnswerCeiling(Buffer.from([8, 0]), async (ceilingPort) => {
           // Fresh phones for every target in every round: server, without group commit, its own db work.
           const phones = await claimedPhones(client, port, 3 * perRun * rounds);
           const phonesOf = (round, target) => phones.slice((round * 3 + target) * perRun, (round * 3 + target + 1) * perRun);
-          const ceilingClient = httpClient(concurrency);
-          try {
-            const turns = await takingTurns(
-              {
-                server: (r) => uploadAll(port, client, phonesOf(r, 0)),
-                ungrouped: (r) => uploadAll(ungroupedPort, ungroupedClient, phonesOf(r, 1)),
-                generator: (r) => uploadAll(ceilingPort, ceilingClient, phonesOf(r, 1)),
-                reference: (r) => ownDbWork(phonesOf(r, 2)),
-                bare: () => bareInserts(),
-              },
-              rounds,
-              (r) => r.server.perSecond / r.bare.perSecond,
-            );
-            const { server: measured, ungrouped, generator, reference, bare } = turns.median;
-            return {
-              concurrency,
-              server: withKeys(measured),
-              ungrouped: withKeys(ungrouped),
-              generator,
-              reference: withKeys(reference),
-              bare: withKeys(bare),
-              ratio: round(measured.perSecond / reference.perSecond, 2),
-              ratioToBare: round(measured.perSecond / bare.perSecond, 2),
-              ratioToUngrouped: round(measured.perSecond / ungrouped.perSecond, 2),
-              p50ToUngrouped: round(measured.p50Ms / ungrouped.p50Ms, 2),
-              rounds: turns.rounds,
-              ratios: turns.ratios,
-            };
-          } finally {
-            ceilingClient.close();
-          }
+          const turns = await takingTurns(
+            {
+              server: (r) => uploadAll(port, phonesOf(r, 0)),
+              ungrouped: (r) => uploadAll(ungroupedPort, phonesOf(r, 1)),
+              generator: (r) => uploadAll(ceilingPort, phonesOf(r, 1)),
+              reference: (r) => ownDbWork(phonesOf(r, 2)),
+              bare: () => bareInserts(),
+            },
+            rounds,
+            (r) => r.server.perSecond / r.bare.perSecond,
+          );
+          const { server: measured, ungrouped, generator, reference, bare } = turns.median;
+          return {
+            concurrency,
+            server: withKeys(measured),
+            ungrouped: withKeys(ungrouped),
+            generator,
+            reference: withKeys(reference),
+            bare: withKeys(bare),
+            ratio: round(measured.perSecond / reference.perSecond, 2),
+            ratioToBare: round(measured.perSecond / bare.perSecond, 2),
+            ratioToUngrouped: round(measured.perSecond / ungrouped.perSecond, 2),
+            p50ToUngrouped: round(measured.p50Ms / ungrouped.p50Ms, 2),
+            rounds: turns.rounds,
+            ratios: turns.ratios,
+          };
         }),
       ),
     );
