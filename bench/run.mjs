@@ -98,7 +98,7 @@ function describe(name, r) {
     case 'retrieve-cached':
     case 'retrieve-cached-64':
       return [
-        `${rate(r.server)} (${r.keys} keys, ${(r.bytes / 1024).toFixed(0)} KiB; ${r.concurrency} connections, ${r.generator}; median of ${r.rounds.server.length} rounds)`,
+        `${rate(r.server)} (${r.keys} keys, ${(r.bytes / 1024).toFixed(0)} KiB; ${r.concurrency} connections, ${r.generator}; the median ratio of ${r.rounds.server.length} rounds)`,
         `bare node:http: ${rate(r.reference)}${r.nginx ? `<br>nginx: ${rate(r.nginx)}` : ''}`,
         `${r.ratio}${r.nginx ? `<br>${r.ratioToNginx}` : ''}`,
       ];
