@@ -11,26 +11,20 @@ import pg from 'pg';
 import { parseEnvironment, submissionSettings } from '../dist/config.js';
 import { claimOneTimeCodes, readClaimFailures } from '../dist/submission/store.js';
 import { claimRequest, issueCodes } from './app.mjs';
-import { bareAnswerCeiling, httpClient, measure, round, takingTurns, TOKEN, withServer } from './lib.mjs';
+import { bareAnswerCeiling, measure, postAll, round, takingTurns, TOKEN, withServer } from './lib.mjs';
 
 /** A distinct private address for claim `i`: phones behind the load balancer. */
 const address = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
 export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64, rounds = 3 } = {}) {
-  const claimAll = async (port, codes, offset) => {
-    const requests = codes.map((code) => claimRequest(code).body);
-    // A client of its own each time: while the others take their turn, the server closes
-    // idle keep-alive connections, and a request sent on one would fail unread.
-    const client = httpClient(concurrency);
-    try {
-      return await measure(requests.length, concurrency, async (i) => {
-        const result = await client.send(port, 'POST', '/claim-key', requests[i], { 'x-forwarded-for': address(offset + i) });
-        return result.status === 200;
-      });
-    } finally {
-      client.close();
-    }
-  };
+  const claimAll = (port, codes, offset) =>
+    postAll(
+      port,
+      '/claim-key',
+      codes.map((code) => claimRequest(code).body),
+      concurrency,
+      (i) => ({ 'x-forwarded-for': address(offset + i) }),
+    );
   const pool = new pg.Pool({ connectionString: postgresUrl, max: 20 });
   // pool.end() does not wait for its connections to close; Postgres stopping after the run may end them.
   pool.on('error', () => {});

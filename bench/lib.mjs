@@ -161,6 +161,25 @@ export async function bareAnswerCeiling(answer, drive) {
 }
 
 /**
+ * POSTs every body to `path` on `port`, `concurrency` at a time, each answered 200 to count.
+ * A client of its own each time: between turns (takingTurns) the server closes idle
+ * keep-alive connections, and a request sent on one would fail unread.
+ * @param {number} port
+ * @param {string} path
+ * @param {Buffer[]} bodies
+ * @param {number} concurrency
+ * @param {(i: number) => Record<string, string>} [headersOf]
+ */
+export async function postAll(port, path, bodies, concurrency, headersOf = () => ({})) {
+  const client = httpClient(concurrency);
+  try {
+    return await measure(bodies.length, concurrency, async (i) => (await client.send(port, 'POST', path, bodies[i], headersOf(i))).status === 200);
+  } finally {
+    client.close();
+  }
+}
+
+/**
  * Runs every target `rounds` times, taking turns in a rotating order, and reports the round
  * whose `ratio` is the median, each target as measured in it, with every round's rates.
  * Rounds are paired measurements: one after the other, a slow few seconds of a shared

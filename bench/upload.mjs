@@ -13,7 +13,7 @@ import pg from 'pg';
 import { parseEnvironment, submissionSettings } from '../dist/config.js';
 import { findValidKeypairs, storeUploads } from '../dist/submission/store.js';
 import { claimedPhones, freshKeys, KEYS_PER_UPLOAD, sealedUpload } from './app.mjs';
-import { bareAnswerCeiling, httpClient, measure, round, takingTurns, TOKEN, withServer } from './lib.mjs';
+import { bareAnswerCeiling, measure, postAll, round, takingTurns, TOKEN, withServer } from './lib.mjs';
 
 const UPLOADS_PER_PHONE = 3; // 3 × 14 = 42 of the 43-key quota
 
@@ -22,17 +22,13 @@ export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 6
   const now = Date.now();
   const jobs = (list) =>
     list.flatMap((phone) => Array.from({ length: UPLOADS_PER_PHONE }, () => ({ phone, keys: freshKeys(now) }))).slice(0, uploads);
-  const uploadAll = async (port, list) => {
-    const bodies = jobs(list).map((job) => sealedUpload(job.phone, job.keys, now));
-    // A client of its own each time: while the others take their turn, the server closes
-    // idle keep-alive connections, and a request sent on one would fail unread.
-    const client = httpClient(concurrency);
-    try {
-      return await measure(bodies.length, concurrency, async (i) => (await client.send(port, 'POST', '/upload', bodies[i])).status === 200);
-    } finally {
-      client.close();
-    }
-  };
+  const uploadAll = (port, list) =>
+    postAll(
+      port,
+      '/upload',
+      jobs(list).map((job) => sealedUpload(job.phone, job.keys, now)),
+      concurrency,
+    );
 
   // The references: what the server asks of Postgres for each upload, from a pool as big as its own.
   const pool = new pg.Pool({ connectionString: postgresUrl, max: 20 });
