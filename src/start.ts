@@ -78,10 +78,12 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
     const host = config.service.listen.host ?? (spec.local ? LOCAL_HOST : ALL_INTERFACES);
     const telemetry = await startTelemetry(config.telemetry, log, host);
     stops.push(() => telemetry.shutdown());
-    const urlsToPrepare: string[] = [];
+    // Each database URL is probed once, through the pool opened for it last: the maintenance
+    // pool, where there is one, migrates and purges next on the connection the probe opened.
+    const toPrepare = new Map<string, Pool>();
     const openDatabase = (url: string, timeouts: PoolTimeouts = config.database.timeouts, max?: number) => {
       const opened = openPool(url, log, timeouts, max);
-      if (!urlsToPrepare.includes(url)) urlsToPrepare.push(url);
+      toPrepare.set(url, opened);
       stops.push(() => closePool(opened));
       if (telemetry.tracer) traceQueries(opened, telemetry.tracer);
       return opened;
@@ -120,7 +122,7 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
       for (const chore of chores) await chore.run();
     };
     const prepare = async () => {
-      for (const url of urlsToPrepare) await ensureDatabase(url, log, config.database.timeouts);
+      for (const [url, probe] of toPrepare) await ensureDatabase(url, log, config.database.timeouts, probe);
       if (spec.migrates && maintenancePool) await migrate(maintenancePool, log);
       if (config.purge) {
         await runChores();
