@@ -133,6 +133,13 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
       }
       prepared = true;
     };
+    // The servers' modules load while the database is prepared: compiling them is this
+    // thread's work, preparing is mostly waiting for Postgres.
+    const submissionModule = config.submission && pool ? import('./submission/app.js') : undefined;
+    const retrievalModules =
+      config.retrieval && regions && readPool ? Promise.all([import('./retrieval/app.js'), import('./exports/cache.js')]) : undefined;
+    // Awaited below, or never when preparing fails first.
+    for (const loading of [submissionModule, retrievalModules]) loading?.catch(() => {});
     if (!spec.stays) await prepare();
     else {
       // A server starts whether or not Postgres is up (after a restart, a failover, or
@@ -152,15 +159,14 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
 
     const urls: Running['urls'] = telemetry.metricsUrl ? { metrics: telemetry.metricsUrl } : {};
     const portOf = (server: Server) => serverPort(role, server, config.service.listen.port);
-    if (config.submission && pool) {
-      const { buildSubmissionServer } = await import('./submission/app.js');
+    if (config.submission && pool && submissionModule) {
+      const { buildSubmissionServer } = await submissionModule;
       const app = buildSubmissionServer({ settings: config.submission, service: config.service, pool, clock, log, telemetry, ready });
       stops.push(() => app.close());
       urls['key-submission'] = await listen(app, host, portOf('key-submission'));
     }
-    if (config.retrieval && regions && readPool) {
-      const { buildRetrievalServer } = await import('./retrieval/app.js');
-      const { ExportCache } = await import('./exports/cache.js');
+    if (config.retrieval && regions && readPool && retrievalModules) {
+      const [{ buildRetrievalServer }, { ExportCache }] = await retrievalModules;
       const cache = new ExportCache(config.retrieval.exportCacheBytes);
       const app = buildRetrievalServer({
         settings: config.retrieval,
