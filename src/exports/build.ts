@@ -64,7 +64,9 @@ export async function buildExport(
   await once(deflate, 'end');
 
   const hash = digest.digest();
-  const signed = signingKeys.map(({ signatureInfo, signer }) => ({ signatureInfo, signature: signer.signDigest(hash) }));
+  const signed = await Promise.all(
+    signingKeys.map(async ({ signatureInfo, signer }) => ({ signatureInfo, signature: await signer.signDigest(hash) })),
+  );
   const exportBin = { name: 'export.bin', data: compressed, method: 8 as const, crc, size };
   const exportSig = storedEntry('export.sig', encodeSignatureList(signed));
   return { zip: zip([exportBin, exportSig]), keyCount, exportBinBytes: size };

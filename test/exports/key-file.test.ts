@@ -78,7 +78,7 @@ describe('buildExport', () => {
     await writeFile(`${dir}/key.pem`, pem);
     const fromPem = loadExportSigner(`${dir}/key.pem`);
     const digest = randomBytes(32);
-    expect(fromPem.signDigest(digest).equals(signer.signDigest(digest))).toBe(true);
+    expect((await fromPem.signDigest(digest)).equals(await signer.signDigest(digest))).toBe(true);
     expect(() => loadExportSigner('00ff')).toThrow();
   });
 });
