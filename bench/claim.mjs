@@ -11,7 +11,7 @@ import pg from 'pg';
 import { parseEnvironment, submissionSettings } from '../dist/config.js';
 import { claimOneTimeCodes, readClaimFailures } from '../dist/submission/store.js';
 import { claimRequest, issueCodes } from './app.mjs';
-import { bareAnswerCeiling, measure, postAll, round, takingTurns, TOKEN, withServer } from './lib.mjs';
+import { measure, postAll, submissionTurns, TOKEN, withSubmissionTargets } from './lib.mjs';
 
 /** A distinct private address for claim `i`: phones behind the load balancer. */
 const address = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
@@ -50,40 +50,22 @@ export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64,
   // A server answering a claim's bytes and doing nothing: what the client can drive.
   const claimAnswer = Buffer.from('1220' + '00'.repeat(32) + '1832', 'hex');
   try {
-    return await withServer('key-submission', { DATABASE_URL: postgresUrl }, concurrency, (port, client) =>
-      withServer('key-submission', { DATABASE_URL: postgresUrl, COMMIT_GROUP_MAX: '1' }, concurrency, (ungroupedPort) =>
-        bareAnswerCeiling(claimAnswer, async (ceilingPort) => {
-          // Fresh codes for every target in every round: server, without group commit, its own db work, bare.
-          const codes = await issueCodes(client, port, 4 * claims * rounds);
-          const set = (round, target) => (round * 4 + target) * claims;
-          const codesOf = (round, target) => codes.slice(set(round, target), set(round, target) + claims);
-          const turns = await takingTurns(
-            {
-              server: (r) => claimAll(port, codesOf(r, 0), set(r, 0)),
-              ungrouped: (r) => claimAll(ungroupedPort, codesOf(r, 1), set(r, 1)),
-              generator: (r) => claimAll(ceilingPort, codesOf(r, 1), set(r, 1)),
-              reference: (r) => referenceClaims(codesOf(r, 2)),
-              bare: (r) => bareClaims(codesOf(r, 3)),
-            },
-            rounds,
-            (r) => r.server.perSecond / r.bare.perSecond,
-          );
-          const { server: measured, ungrouped, generator, reference, bare } = turns.median;
-          return {
-            server: measured,
-            ungrouped,
-            generator,
-            reference,
-            bare,
-            ratio: round(measured.perSecond / reference.perSecond, 2),
-            ratioToBare: round(measured.perSecond / bare.perSecond, 2),
-            ratioToUngrouped: round(measured.perSecond / ungrouped.perSecond, 2),
-            rounds: turns.rounds,
-            ratios: turns.ratios,
-          };
-        }),
-      ),
-    );
+    return await withSubmissionTargets(postgresUrl, concurrency, claimAnswer, async ({ port, client, ungroupedPort, ceilingPort }) => {
+      // Fresh codes for every target in every round: server, without group commit, its own db work, bare.
+      const codes = await issueCodes(client, port, 4 * claims * rounds);
+      const set = (round, target) => (round * 4 + target) * claims;
+      const codesOf = (round, target) => codes.slice(set(round, target), set(round, target) + claims);
+      return submissionTurns(
+        {
+          server: (r) => claimAll(port, codesOf(r, 0), set(r, 0)),
+          ungrouped: (r) => claimAll(ungroupedPort, codesOf(r, 1), set(r, 1)),
+          generator: (r) => claimAll(ceilingPort, codesOf(r, 1), set(r, 1)),
+          reference: (r) => referenceClaims(codesOf(r, 2)),
+          bare: (r) => bareClaims(codesOf(r, 3)),
+        },
+        rounds,
+      );
+    });
   } finally {
     await pool.end();
   }

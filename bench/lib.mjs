@@ -222,3 +222,43 @@ export async function takingTurns(targets, rounds, ratio) {
     ratios: measured.map((m) => round(ratio(m), 2)),
   };
 }
+
+/**
+ * Runs `work` against the HTTP targets of the upload and claim benches: key-submission on
+ * `postgresUrl`, the same server without group commit (COMMIT_GROUP_MAX=1), and the bare
+ * node:http ceiling answering `answer` to every request (bareAnswerCeiling).
+ * @template T
+ * @param {string} postgresUrl
+ * @param {number} concurrency
+ * @param {Buffer} answer
+ * @param {(targets: { port: number; client: ReturnType<typeof httpClient>; ungroupedPort: number; ceilingPort: number }) => Promise<T>} work
+ * @returns {Promise<T>}
+ */
+export function withSubmissionTargets(postgresUrl, concurrency, answer, work) {
+  return withServer('key-submission', { DATABASE_URL: postgresUrl }, concurrency, (port, client) =>
+    withServer('key-submission', { DATABASE_URL: postgresUrl, COMMIT_GROUP_MAX: '1' }, concurrency, (ungroupedPort) =>
+      bareAnswerCeiling(answer, (ceilingPort) => work({ port, client, ungroupedPort, ceilingPort })),
+    ),
+  );
+}
+
+/**
+ * takingTurns for the upload and claim benches, whose targets are `server`, `ungrouped`,
+ * `generator`, `reference` and `bare`: the round with the median ratio to the bare statement,
+ * every target as measured in it, and the server's ratios to its references.
+ * @param {Record<string, (round: number) => Promise<any>>} targets
+ * @param {number} rounds
+ * @returns {Promise<Record<string, any> & { ratio: number; ratioToBare: number; ratioToUngrouped: number; rounds: Record<string, number[]>; ratios: number[] }>}
+ */
+export async function submissionTurns(targets, rounds) {
+  const turns = await takingTurns(targets, rounds, (r) => r.server.perSecond / r.bare.perSecond);
+  const { server, ungrouped, reference, bare } = turns.median;
+  return {
+    ...turns.median,
+    ratio: round(server.perSecond / reference.perSecond, 2),
+    ratioToBare: round(server.perSecond / bare.perSecond, 2),
+    ratioToUngrouped: round(server.perSecond / ungrouped.perSecond, 2),
+    rounds: turns.rounds,
+    ratios: turns.ratios,
+  };
+}

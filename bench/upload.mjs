@@ -13,7 +13,7 @@ import pg from 'pg';
 import { parseEnvironment, submissionSettings } from '../dist/config.js';
 import { findValidKeypairs, storeUploads } from '../dist/submission/store.js';
 import { claimedPhones, freshKeys, KEYS_PER_UPLOAD, sealedUpload } from './app.mjs';
-import { bareAnswerCeiling, measure, postAll, round, takingTurns, TOKEN, withServer } from './lib.mjs';
+import { measure, postAll, round, submissionTurns, TOKEN, withSubmissionTargets } from './lib.mjs';
 
 const UPLOADS_PER_PHONE = 3; // 3 × 14 = 42 of the 43-key quota
 
@@ -62,42 +62,31 @@ export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 6
     });
   const withKeys = (x) => ({ ...x, keysPerSecond: round(x.perSecond * KEYS_PER_UPLOAD, 0) });
   try {
-    return await withServer('key-submission', { DATABASE_URL: postgresUrl }, concurrency, (port, client) =>
-      withServer('key-submission', { DATABASE_URL: postgresUrl, COMMIT_GROUP_MAX: '1' }, concurrency, (ungroupedPort) =>
-        // A server that answers 08 00 and does nothing: what the client can drive.
-        bareAnswerCeiling(Buffer.from([8, 0]), async (ceilingPort) => {
-          // Fresh phones for every target in every round: server, without group commit, its own db work.
-          const phones = await claimedPhones(client, port, 3 * perRun * rounds);
-          const phonesOf = (round, target) => phones.slice((round * 3 + target) * perRun, (round * 3 + target + 1) * perRun);
-          const turns = await takingTurns(
-            {
-              server: (r) => uploadAll(port, phonesOf(r, 0)),
-              ungrouped: (r) => uploadAll(ungroupedPort, phonesOf(r, 1)),
-              generator: (r) => uploadAll(ceilingPort, phonesOf(r, 1)),
-              reference: (r) => ownDbWork(phonesOf(r, 2)),
-              bare: () => bareInserts(),
-            },
-            rounds,
-            (r) => r.server.perSecond / r.bare.perSecond,
-          );
-          const { server: measured, ungrouped, generator, reference, bare } = turns.median;
-          return {
-            concurrency,
-            server: withKeys(measured),
-            ungrouped: withKeys(ungrouped),
-            generator,
-            reference: withKeys(reference),
-            bare: withKeys(bare),
-            ratio: round(measured.perSecond / reference.perSecond, 2),
-            ratioToBare: round(measured.perSecond / bare.perSecond, 2),
-            ratioToUngrouped: round(measured.perSecond / ungrouped.perSecond, 2),
-            p50ToUngrouped: round(measured.p50Ms / ungrouped.p50Ms, 2),
-            rounds: turns.rounds,
-            ratios: turns.ratios,
-          };
-        }),
-      ),
-    );
+    // A server that answers 08 00 and does nothing: what the client can drive.
+    return await withSubmissionTargets(postgresUrl, concurrency, Buffer.from([8, 0]), async ({ port, client, ungroupedPort, ceilingPort }) => {
+      // Fresh phones for every target in every round: server, without group commit, its own db work.
+      const phones = await claimedPhones(client, port, 3 * perRun * rounds);
+      const phonesOf = (round, target) => phones.slice((round * 3 + target) * perRun, (round * 3 + target + 1) * perRun);
+      const measured = await submissionTurns(
+        {
+          server: (r) => uploadAll(port, phonesOf(r, 0)),
+          ungrouped: (r) => uploadAll(ungroupedPort, phonesOf(r, 1)),
+          generator: (r) => uploadAll(ceilingPort, phonesOf(r, 1)),
+          reference: (r) => ownDbWork(phonesOf(r, 2)),
+          bare: () => bareInserts(),
+        },
+        rounds,
+      );
+      return {
+        concurrency,
+        ...measured,
+        server: withKeys(measured.server),
+        ungrouped: withKeys(measured.ungrouped),
+        reference: withKeys(measured.reference),
+        bare: withKeys(measured.bare),
+        p50ToUngrouped: round(measured.server.p50Ms / measured.ungrouped.p50Ms, 2),
+      };
+    });
   } finally {
     await pool.end();
   }
