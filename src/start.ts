@@ -122,7 +122,7 @@ export async function startRole(role: Role, config: Config, log: Logger, clock: 
       for (const chore of chores) await chore.run();
     };
     const prepare = async () => {
-      for (const [url, probe] of toPrepare) await ensureDatabase(url, log, config.database.timeouts, probe);
+      for (const [url, probe] of toPrepare) await ensureDatabase(url, probe, log, config.database.timeouts);
       if (spec.migrates && maintenancePool) await migrate(maintenancePool, log);
       if (config.purge) {
         await runChores();

@@ -10,8 +10,8 @@ import { freshDatabaseUrl, testPool } from '../helpers/database.js';
 const url = freshDatabaseUrl();
 let db: ReturnType<typeof testPool>;
 beforeAll(async () => {
-  await ensureDatabase(url, pino({ level: 'silent' }), { queryMs: undefined, connectMs: 10_000 });
   db = testPool(url);
+  await ensureDatabase(url, db, pino({ level: 'silent' }), { queryMs: undefined, connectMs: 10_000 });
 });
 afterAll(() => db?.end());
 
