@@ -11,6 +11,7 @@ COPY package.json package-lock.json ./
 RUN npm install --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY proto proto
+COPY scripts scripts
 COPY src src
 RUN npm run build && npm prune --omit=dev --omit=optional --ignore-scripts
 
