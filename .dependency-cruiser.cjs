@@ -1,10 +1,10 @@
 // The arrows of ARCHITECTURE.md, checked by `npm run check`. Layers, top to bottom:
-//   entry      cli.ts, healthcheck.ts, start.ts, dev-secrets.ts, tools/
+//   entry      launch.ts, cli.ts, healthcheck.ts, start.ts, dev-secrets.ts, tools/
 //   roles      submission/, retrieval/, purge/, release/, simulator/
 //   services   http/, exports/, events/, telemetry/, clients/
-//   foundation protocol/, crypto/, db/, network/, config.ts, roles.ts (the role table), logger.ts, package-root.ts (and generated/)
+//   foundation protocol/, crypto/, db/, network/, config.ts, roles.ts (the role table), logger.ts, package-root.ts, code-cache.ts (and generated/)
 // An import may point down or stay in its own folder; never up, never across roles.
-const ENTRY = '^src/(cli|healthcheck|start|dev-secrets)\\.ts$|^src/tools/';
+const ENTRY = '^src/(launch|cli|healthcheck|start|dev-secrets)\\.ts$|^src/tools/';
 const ROLES = '^src/(submission|retrieval|purge|release|simulator)/';
 const SERVICES = '^src/(http|exports|events|telemetry|clients)/';
 
@@ -17,7 +17,7 @@ module.exports = {
     forbid(
       'foundation-stays-down',
       'protocol, crypto, db, network, config, the role table and logger are the bottom layer: they import no other layer.',
-      { path: '^src/(protocol|crypto|db|network)/|^src/(config|roles|logger|package-root)\\.ts$' },
+      { path: '^src/(protocol|crypto|db|network)/|^src/(config|roles|logger|package-root|code-cache)\\.ts$' },
       { path: `${ENTRY}|${ROLES}|${SERVICES}` },
     ),
     forbid(

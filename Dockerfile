@@ -31,6 +31,6 @@ USER node
 EXPOSE 8000 8001 2222
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 CMD ["node", "dist/bundle/healthcheck.mjs"]
 # node itself is PID 1, so SIGTERM from `docker stop` reaches the server directly. The
-# bundle starts in about 60% of the time of dist/cli.js (BENCHMARKS.md, cold-start).
+# bundle, from its code cache, starts in about half the time of dist/cli.js (BENCHMARKS.md, cold-start).
 ENTRYPOINT ["node", "dist/bundle/cli.mjs"]
 CMD ["key-submission"]

@@ -1,9 +1,11 @@
 // Cold start of each serving role on a migrated database, spawn to the first 200 on
 // /services/ping, against `node -e ''` spawn to exit, in the same run; the two servers
-// also from dist/cli.js, unbundled, to show what the bundle buys.
+// also from the same bundle without its code cache, and from dist/cli.js, unbundled, to
+// show what each buys. The starts take turns, so that a slow spell of the machine falls
+// on all of them alike.
 import { spawn } from 'node:child_process';
 import { generateSecrets } from '../dist/crypto/key-generation.js';
-import { CLI, freePort, round, spawnRole, summary, UNBUNDLED_CLI, waitForPing } from './lib.mjs';
+import { BUNDLE_WITHOUT_CACHE, CLI, freePort, round, spawnRole, summary, UNBUNDLED_CLI, waitForPing } from './lib.mjs';
 
 export async function benchColdStart(postgresUrl, { runs = 10 } = {}) {
   const secrets = generateSecrets();
@@ -17,18 +19,22 @@ export async function benchColdStart(postgresUrl, { runs = 10 } = {}) {
   /** @type {Record<string, { p50Ms: number; maxMs: number }>} */
   const roles = {};
   /** @type {Record<string, { p50Ms: number; maxMs: number }>} */
+  const withoutCache = {};
+  /** @type {Record<string, { p50Ms: number; maxMs: number }>} */
   const unbundled = {};
   /** @type {[string, string, typeof roles][]} */
   const starts = [
     ['key-submission', CLI, roles],
     ['key-retrieval', CLI, roles],
     ['all', CLI, roles],
+    ['key-submission', BUNDLE_WITHOUT_CACHE, withoutCache],
+    ['key-retrieval', BUNDLE_WITHOUT_CACHE, withoutCache],
     ['key-submission', UNBUNDLED_CLI, unbundled],
     ['key-retrieval', UNBUNDLED_CLI, unbundled],
   ];
-  for (const [role, cli, into] of starts) {
-    const times = [];
-    for (let i = 0; i < runs; i++) {
+  const turns = starts.map(([role, cli, into]) => ({ role, cli, into, times: /** @type {number[]} */ ([]) }));
+  for (let i = 0; i < runs; i++) {
+    for (const { role, cli, times } of turns) {
       const port = await freePort();
       const start = performance.now();
       const server = spawnRole(role, { ...env, BIND_ADDR: `127.0.0.1:${port}` }, cli);
@@ -37,9 +43,11 @@ export async function benchColdStart(postgresUrl, { runs = 10 } = {}) {
       server.child.kill('SIGTERM');
       if ((await server.exited) !== 0) throw new Error(`${role} did not stop cleanly`);
     }
-    const s = summary(times);
-    into[role] = { p50Ms: round(s.p50, 0), maxMs: round(s.max, 0) };
+  }
+  for (const { role, into, times } of turns) {
+    const t = summary(times);
+    into[role] = { p50Ms: round(t.p50, 0), maxMs: round(t.max, 0) };
   }
   const n = summary(nodeOnly);
-  return { runs, reference: { p50Ms: round(n.p50, 0), maxMs: round(n.max, 0) }, roles, unbundled };
+  return { runs, reference: { p50Ms: round(n.p50, 0), maxMs: round(n.max, 0) }, roles, withoutCache, unbundled };
 }

@@ -13,6 +13,8 @@ export { freePort };
 
 /** The entry point operators run (package.json bin, the image): the bundle. */
 export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../dist/bundle/cli.mjs');
+/** The same bundle compiled at start, without the build's code cache. */
+export const BUNDLE_WITHOUT_CACHE = path.resolve(path.dirname(new URL(import.meta.url).pathname), 'without-code-cache.mjs');
 /** The same, as tsc writes it, unbundled: what the bundle is measured against. */
 export const UNBUNDLED_CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../dist/cli.js');
 export const TOKEN = 'bench-portal-token-0123456789abcdef';

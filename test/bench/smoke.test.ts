@@ -57,6 +57,7 @@ describe('npm run bench (smoke)', () => {
     expect(build.rows[0].peakRssMiB).toBeGreaterThan(0);
     const cold = JSON.parse(await readFile(path.join(out, 'cold-start.json'), 'utf8'));
     expect(Object.keys(cold.roles)).toEqual(['key-submission', 'key-retrieval', 'all']);
+    expect(Object.keys(cold.withoutCache)).toEqual(['key-submission', 'key-retrieval']);
     const table = await readFile(path.join(out, 'BENCHMARKS.md'), 'utf8');
     for (const name of ['upload', 'claim', 'retrieve-cached', 'export-build', 'cold-start']) expect(table).toContain(`| ${name} |`);
   }, 120_000);
