@@ -1,9 +1,11 @@
 // npm run bench: every benchmark against real servers on Postgres (embedded unless
 // DATABASE_URL is set), each with its reference measured in the same run, because these
-// machines are shared and absolute numbers drift. Writes bench/results/<name>.json and the
-// table in BENCHMARKS.md.
+// machines are shared and absolute numbers drift. A full run writes bench/results/<name>.json
+// and the table in BENCHMARKS.md; any other (--only, --smoke, --out) writes both into DIR,
+// a fresh folder under the system's temporary one unless given, so that the committed
+// table and results always come from one whole run.
 //   node bench/run.mjs [--smoke] [--only name,name] [--out DIR]
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,7 +21,8 @@ import { benchUpload } from './upload.mjs';
 const here = path.dirname(new URL(import.meta.url).pathname);
 const { values } = parseArgs({ options: { smoke: { type: 'boolean', default: false }, only: { type: 'string' }, out: { type: 'string' } } });
 const smoke = values.smoke;
-const outDir = values.out ?? path.join(here, 'results');
+const fullRun = !smoke && !values.only && !values.out;
+const outDir = fullRun ? path.join(here, 'results') : (values.out ?? (await mkdtemp(path.join(os.tmpdir(), 'diagnosis-bench-'))));
 
 // Cold start first: the others leave Postgres busy (autovacuum after the big builds).
 const BENCHMARKS = {
@@ -177,10 +180,11 @@ try {
     ),
   ].join('\n');
   const header = `Machine: ${machine.cpu}, ${machine.memoryGiB} GiB; Node ${machine.node}; PostgreSQL ${machine.postgres}; ${machine.date.slice(0, 10)}.`;
-  const markdownFile = smoke ? path.join(outDir, 'BENCHMARKS.md') : path.join(here, '..', 'BENCHMARKS.md');
+  const markdownFile = fullRun ? path.join(here, '..', 'BENCHMARKS.md') : path.join(outDir, 'BENCHMARKS.md');
   let markdown = await readFile(path.join(here, '..', 'BENCHMARKS.md'), 'utf8').catch(() => '<!-- results -->\n<!-- /results -->\n');
   markdown = markdown.replace(/<!-- results -->[\s\S]*<!-- \/results -->/, `<!-- results -->\n${header}\n\n${table}\n<!-- /results -->`);
   await writeFile(markdownFile, markdown);
+  if (!fullRun) process.stderr.write(`bench: results and table in ${outDir}\n`);
 } finally {
   await postgres.stop();
 }
