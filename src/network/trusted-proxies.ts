@@ -11,12 +11,34 @@ export function isCidr(cidr: string): boolean {
   return (isIPv4(address) && Number(prefix) <= 32) || (isIPv6(address) && Number(prefix) <= 128);
 }
 
-/** A test of an address (IPv4, IPv6, or IPv4 mapped into IPv6) against the CIDRs. */
+/** An IPv4 address (as isIPv4 accepts it) as a 32-bit number. */
+function ipv4Number(address: string): number {
+  const [a = 0, b = 0, c = 0, d = 0] = address.split('.').map(Number);
+  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+}
+
+/**
+ * A test of an address (IPv4, IPv6, or IPv4 mapped into IPv6) against the CIDRs. Every
+ * claim asks it twice or more (its peer, then the X-Forwarded-For entries): a plain IPv4
+ * address is matched here by its number, since BlockList makes an object for every check
+ * (a few per cent of a claim's CPU); the rest goes to BlockList.
+ */
 export function trustedProxyMatcher(cidrs: readonly string[]): (address: string) => boolean {
   const list = new BlockList();
+  const ipv4: { network: number; mask: number }[] = [];
   for (const cidr of cidrs) {
     const [address = '', prefix = ''] = cidr.split('/');
     list.addSubnet(address, Number(prefix), isIPv4(address) ? 'ipv4' : 'ipv6');
+    if (isIPv4(address)) {
+      const mask = Number(prefix) === 0 ? 0 : (~0 << (32 - Number(prefix))) >>> 0;
+      ipv4.push({ network: (ipv4Number(address) & mask) >>> 0, mask });
+    }
   }
-  return (address) => (isIPv4(address) ? list.check(address, 'ipv4') : isIPv6(address) && list.check(address, 'ipv6'));
+  return (address) => {
+    if (isIPv4(address)) {
+      const n = ipv4Number(address);
+      return ipv4.some(({ network, mask }) => (n & mask) >>> 0 === network);
+    }
+    return isIPv6(address) && list.check(address, 'ipv6');
+  };
 }
