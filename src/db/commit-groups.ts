@@ -8,7 +8,7 @@
 // `run` gets the inputs of one group and returns one output per input, in order. When it
 // throws, every call of that group gets the error: none of them is acknowledged.
 
-import { AsyncResource } from 'node:async_hooks';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { isRetryableConflict } from './pool.js';
 
 export interface GroupLimits {
@@ -46,7 +46,9 @@ export class CommitGroups<In, Out> {
       // Groups are cut from the front maxSize at a time (or the whole queue when shorter),
       // so the calls that will head one are those at a multiple of maxSize.
       const headsAGroup = this.waiting.length % this.limits.maxSize === 0;
-      const inCallerContext = headsAGroup ? AsyncResource.bind((work: () => Promise<Out[]>) => work()) : undefined;
+      // A snapshot, not AsyncResource.bind: on Node 20 every bound function also gets a
+      // deprecation wrapper, which was 3% of a claim's CPU.
+      const inCallerContext = headsAGroup ? AsyncLocalStorage.snapshot() : undefined;
       this.waiting.push({ input, resolve, reject, inCallerContext, joined });
       if (this.inFlight + (this.startScheduled ? 1 : 0) < this.limits.maxInFlight) this.scheduleStart();
     });
