@@ -4,4 +4,5 @@ import path from 'node:path';
 import { runBundle } from '../dist/code-cache.js';
 
 const script = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../dist/bundle/cli-script.js');
+// A cache file that is never there.
 runBundle(script, `${script}.no-cache`);

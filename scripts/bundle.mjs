@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { BUNDLE_HEAD, BUNDLE_TAIL } from '../dist/code-cache.js';
+import { BUNDLE_HEAD, BUNDLE_TAIL, codeCacheOf } from '../dist/code-cache.js';
 
 const SCRIPT = 'dist/bundle/cli-script.js';
 
@@ -58,7 +58,7 @@ const TRAINING_DEADLINE_MS = 30_000;
  */
 async function trainCodeCache() {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'diagnosis-code-cache-'));
-  const cache = `${SCRIPT}.cache`;
+  const cache = codeCacheOf(SCRIPT);
   let output = '';
   try {
     const child = spawn(process.execPath, ['scripts/code-cache-training.mjs', 'all'], {
@@ -102,11 +102,7 @@ async function trainCodeCache() {
   // A cache V8 refuses costs every start its compile again, silently: say so here.
   const check = spawnSync(
     process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      `import { codeCacheFits } from './dist/code-cache.js'; process.exit(codeCacheFits('${SCRIPT}', '${cache}') ? 0 : 1);`,
-    ],
+    ['--input-type=module', '-e', `import { codeCacheFits } from './dist/code-cache.js'; process.exit(codeCacheFits('${SCRIPT}') ? 0 : 1);`],
     { stdio: 'inherit' },
   );
   if (check.status !== 0) console.warn(`bundle: V8 refuses the code cache written for ${SCRIPT}; starts will compile it`);

@@ -5,4 +5,4 @@ import path from 'node:path';
 import { runBundleWritingCache } from '../dist/code-cache.js';
 
 const script = path.resolve('dist/bundle/cli-script.js');
-runBundleWritingCache(script, `${script}.cache`);
+runBundleWritingCache(script);

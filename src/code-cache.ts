@@ -21,6 +21,11 @@ export const BUNDLE_HEAD = '(function (exports, require, module, __filename, __d
 /** And its end. */
 export const BUNDLE_TAIL = '\n})';
 
+/** Where the build keeps a bundle's cache: beside it. */
+export function codeCacheOf(file: string): string {
+  return `${file}.cache`;
+}
+
 function compile(file: string, cachedData?: Buffer): vm.Script {
   return new vm.Script(readFileSync(file, 'utf8'), { filename: file, cachedData });
 }
@@ -34,10 +39,9 @@ function readIfPresent(file: string): Buffer | undefined {
 }
 
 function run(script: vm.Script, file: string): void {
-  const module = { exports: {}, filename: file, id: file, loaded: false };
+  const module = { exports: {} };
   const body = script.runInThisContext() as (...args: unknown[]) => void;
   body.call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
-  module.loaded = true;
 }
 
 /**
@@ -45,7 +49,7 @@ function run(script: vm.Script, file: string): void {
  * V8 takes. A script has no import() without an experimental loader: the bundle has none
  * (esbuild turns its own into require calls).
  */
-export function runBundle(file: string, cacheFile: string): CodeCacheUse {
+export function runBundle(file: string, cacheFile = codeCacheOf(file)): CodeCacheUse {
   const cachedData = readIfPresent(cacheFile);
   const script = compile(file, cachedData);
   run(script, file);
@@ -58,14 +62,14 @@ export function runBundle(file: string, cacheFile: string): CodeCacheUse {
  * that ran. Compiled whole up front instead, every function in the bundle would have cost
  * each process its memory (BENCHMARKS.md, cold-start).
  */
-export function runBundleWritingCache(file: string, cacheFile: string): void {
+export function runBundleWritingCache(file: string, cacheFile = codeCacheOf(file)): void {
   const script = compile(file);
   process.once('exit', () => writeFileSync(cacheFile, script.createCachedData()));
   run(script, file);
 }
 
 /** Whether V8, as this process runs it, takes the bundle's cache (the build checks this in a fresh process). */
-export function codeCacheFits(file: string, cacheFile: string): boolean {
+export function codeCacheFits(file: string, cacheFile = codeCacheOf(file)): boolean {
   const cachedData = readIfPresent(cacheFile);
   return cachedData !== undefined && !compile(file, cachedData).cachedDataRejected;
 }

@@ -6,4 +6,4 @@ import { fileURLToPath } from 'node:url';
 import { runBundle } from './code-cache.js';
 
 const script = fileURLToPath(new URL('cli-script.js', import.meta.url));
-runBundle(script, `${script}.cache`);
+runBundle(script);
