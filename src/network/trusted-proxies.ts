@@ -28,9 +28,11 @@ export function trustedProxyMatcher(cidrs: readonly string[]): (address: string)
   const ipv4: { network: number; mask: number }[] = [];
   for (const cidr of cidrs) {
     const [address = '', prefix = ''] = cidr.split('/');
-    list.addSubnet(address, Number(prefix), isIPv4(address) ? 'ipv4' : 'ipv6');
-    if (isIPv4(address)) {
-      const mask = Number(prefix) === 0 ? 0 : (~0 << (32 - Number(prefix))) >>> 0;
+    const bits = Number(prefix);
+    const v4 = isIPv4(address);
+    list.addSubnet(address, bits, v4 ? 'ipv4' : 'ipv6');
+    if (v4) {
+      const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
       ipv4.push({ network: (ipv4Number(address) & mask) >>> 0, mask });
     }
   }
