@@ -16,7 +16,7 @@ import { measure, postAll, submissionTurns, TOKEN, withSubmissionTargets } from 
 /** A distinct private address for claim `i`: phones behind the load balancer. */
 const address = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
-export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64, rounds = 3 } = {}) {
+export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64, rounds = 5 } = {}) {
   const claimAll = (port, codes, offset) =>
     postAll(
       port,
@@ -51,8 +51,9 @@ export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64,
   const claimAnswer = Buffer.from('1220' + '00'.repeat(32) + '1832', 'hex');
   try {
     return await withSubmissionTargets(postgresUrl, concurrency, claimAnswer, async ({ port, client, ungroupedPort, ceilingPort }) => {
-      // Fresh codes for every target in every round: server, without group commit, its own db work, bare.
-      const codes = await issueCodes(client, port, 4 * claims * rounds);
+      // Fresh codes for every target in every round, the warm-up's too: server, without group
+      // commit, its own db work, bare.
+      const codes = await issueCodes(client, port, 4 * claims * (rounds + 1));
       const set = (round, target) => (round * 4 + target) * claims;
       const codesOf = (round, target) => codes.slice(set(round, target), set(round, target) + claims);
       return submissionTurns(

@@ -24,7 +24,7 @@ http.createServer((req, res) => {
 
 export async function benchRetrieveCached(
   postgresUrl,
-  { keys = 10_000, requests = 20_000, concurrency = 32, useWrk = true, seconds = 5, rounds = 3 } = {},
+  { keys = 10_000, requests = 20_000, concurrency = 32, useWrk = true, seconds = 5, rounds = 5 } = {},
 ) {
   const secrets = generateSecrets();
   const db = new pg.Pool({ connectionString: postgresUrl });
@@ -95,6 +95,7 @@ export async function benchRetrieveCached(
         ratio: round(measured.perSecond / reference.perSecond, 2),
         rounds: turns.rounds,
         ratios: turns.ratios,
+        warmUp: turns.warmUp,
       };
     });
   } finally {

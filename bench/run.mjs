@@ -83,25 +83,27 @@ function verdict(name, r) {
 
 function describe(name, r) {
   const rate = (x) => `${x.perSecond}/s, p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms${x.failed ? `, **${x.failed} failed**` : ''}`;
+  // Every round's ratio, so that the spread the reported median came from is in the table.
+  const turns = (x) => `the median of ${x.ratios.length} rounds after a warm-up, whose ratios were ${x.ratios.join(', ')}`;
   switch (name) {
     case 'upload':
     case 'upload-32':
     case 'upload-1':
       return [
-        `${rate(r.server)} (${r.server.keysPerSecond} keys/s; ${r.concurrency} phones)`,
+        `${rate(r.server)} (${r.server.keysPerSecond} keys/s; ${r.concurrency} phones; ${turns(r)})`,
         `bare insert: ${rate(r.bare)}<br>its own db work: ${rate(r.reference)}<br>without group commit: ${rate(r.ungrouped)}<br>client's ceiling, bare node:http: ${rate(r.generator)}`,
         `${r.ratioToBare}<br>${r.ratio}<br>${r.ratioToUngrouped} (p50 ${r.p50ToUngrouped}×)`,
       ];
     case 'claim':
       return [
-        `${rate(r.server)} (an address each)`,
+        `${rate(r.server)} (an address each; ${turns(r)})`,
         `bare claim: ${rate(r.bare)}<br>its own db work: ${rate(r.reference)}<br>without group commit: ${rate(r.ungrouped)}<br>client's ceiling, bare node:http: ${rate(r.generator)}`,
         `${r.ratioToBare}<br>${r.ratio}<br>${r.ratioToUngrouped}`,
       ];
     case 'retrieve-cached':
     case 'retrieve-cached-64':
       return [
-        `${rate(r.server)} (${r.keys} keys, ${(r.bytes / 1024).toFixed(0)} KiB; ${r.concurrency} connections, ${r.generator}; the median ratio of ${r.rounds.server.length} rounds)`,
+        `${rate(r.server)} (${r.keys} keys, ${(r.bytes / 1024).toFixed(0)} KiB; ${r.concurrency} connections, ${r.generator}; ${turns(r)})`,
         `bare node:http: ${rate(r.reference)}${r.nginx ? `<br>nginx: ${rate(r.nginx)}` : ''}`,
         `${r.ratio}${r.nginx ? `<br>${r.ratioToNginx}` : ''}`,
       ];

@@ -17,7 +17,7 @@ import { measure, postAll, round, submissionTurns, TOKEN, withSubmissionTargets 
 
 const UPLOADS_PER_PHONE = 3; // 3 × 14 = 42 of the 43-key quota
 
-export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 64, rounds = 3 } = {}) {
+export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 64, rounds = 5 } = {}) {
   const perRun = Math.ceil(uploads / UPLOADS_PER_PHONE);
   const now = Date.now();
   const jobs = (list) =>
@@ -64,8 +64,9 @@ export async function benchUpload(postgresUrl, { uploads = 6000, concurrency = 6
   try {
     // A server that answers 08 00 and does nothing: what the client can drive.
     return await withSubmissionTargets(postgresUrl, concurrency, Buffer.from([8, 0]), async ({ port, client, ungroupedPort, ceilingPort }) => {
-      // Fresh phones for every target in every round: server, without group commit, its own db work.
-      const phones = await claimedPhones(client, port, 3 * perRun * rounds);
+      // Fresh phones for every target in every round, the warm-up's too: server, without group
+      // commit, its own db work.
+      const phones = await claimedPhones(client, port, 3 * perRun * (rounds + 1));
       const phonesOf = (round, target) => phones.slice((round * 3 + target) * perRun, (round * 3 + target + 1) * perRun);
       const measured = await submissionTurns(
         {
