@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `diagnosis-server <command>`: a server role from the role table, or an operator tool.
+import { codeCacheUse } from './code-cache.js';
 import { ConfigError, loadConfig } from './config.js';
 import { localEnvironment } from './dev-secrets.js';
 import { createLogger } from './logger.js';
@@ -58,7 +59,12 @@ async function runRole(role: Role): Promise<number> {
     log.info(role === 'migrate' ? 'migrations are up to date' : 'purge done');
     return 0;
   }
-  for (const [name, url] of Object.entries(running.urls)) log.info({ role: name, url }, 'listening');
+  const codeCache = codeCacheUse();
+  for (const [name, url] of Object.entries(running.urls)) log.info({ role: name, url, codeCache }, 'listening');
+  if (codeCache === 'rejected') {
+    // Correct but slower: every start of this image compiles the whole bundle again.
+    log.warn('the code cache does not fit this Node (built by another Node, or damaged): starts compile the bundle; rebuild with this Node');
+  }
   if (spec.local) {
     const lines = Object.entries(running.urls).map(([name, url]) => `  ${name.padEnd(15)} ${url}`);
     if (filled.length > 0) {

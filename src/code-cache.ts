@@ -16,6 +16,17 @@ import vm from 'node:vm';
 /** What happened to a bundle's cache at start-up. */
 export type CodeCacheUse = 'used' | 'rejected' | 'missing';
 
+/**
+ * Where runBundle leaves what happened to the cache, for the bundle to read: the bundle has
+ * its own copy of this module, so only a global reaches it.
+ */
+const CACHE_USE = Symbol.for('diagnosis-server.code-cache-use');
+
+/** What happened to the cache of the bundle this process runs; undefined when it runs unbundled (dist/cli.js). */
+export function codeCacheUse(): CodeCacheUse | undefined {
+  return (globalThis as Record<symbol, CodeCacheUse | undefined>)[CACHE_USE];
+}
+
 /** The opening a bundle starts with (after a shebang line, if any). */
 export const BUNDLE_HEAD = '(function (exports, require, module, __filename, __dirname) {';
 /** And its end. */
@@ -52,8 +63,10 @@ function run(script: vm.Script, file: string): void {
 export function runBundle(file: string, cacheFile = codeCacheOf(file)): CodeCacheUse {
   const cachedData = readIfPresent(cacheFile);
   const script = compile(file, cachedData);
+  const use: CodeCacheUse = !cachedData ? 'missing' : script.cachedDataRejected ? 'rejected' : 'used';
+  (globalThis as Record<symbol, CodeCacheUse>)[CACHE_USE] = use;
   run(script, file);
-  return !cachedData ? 'missing' : script.cachedDataRejected ? 'rejected' : 'used';
+  return use;
 }
 
 /**

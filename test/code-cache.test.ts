@@ -24,8 +24,11 @@ module.exports.answer = 42;
 const seen = [typeof require('node:os').cpus, path.basename(__filename), __dirname === path.dirname(__filename), this === module.exports];
 console.log(seen.join(' '), module.exports === exports);
 if (process.env.THROW) throw new Error('from line 7');
+console.log('inside:', String(globalThis[Symbol.for('diagnosis-server.code-cache-use')]));
 })`;
 const RAN = 'function bundle.cjs true true true';
+// What the bundle itself is told of its cache (codeCacheUse), the CLI's listening line says.
+const told = (use: string) => `inside: ${use}`;
 
 describe('code cache', () => {
   let dir: string;
@@ -52,13 +55,13 @@ describe('code cache', () => {
 
   it('runs a bundle as require runs a module, shebang and all, with no cache yet', async () => {
     await rm(cache, { force: true });
-    expect(run().split('\n')).toEqual([RAN, 'missing']);
+    expect(run().split('\n')).toEqual([RAN, told('missing'), 'missing']);
   });
 
   it('writes the cache of a run as that process exits, which a fresh process takes, and the bundle runs the same from it', () => {
-    expect(inFreshNode(`cc.runBundleWritingCache(${JSON.stringify(bundle)}, ${JSON.stringify(cache)});`).trim()).toBe(RAN);
+    expect(inFreshNode(`cc.runBundleWritingCache(${JSON.stringify(bundle)}, ${JSON.stringify(cache)});`).trim()).toBe(`${RAN}\n${told('undefined')}`);
     expect(inFreshNode(`console.log(cc.codeCacheFits(${JSON.stringify(bundle)}, ${JSON.stringify(cache)}));`).trim()).toBe('true');
-    expect(run().split('\n')).toEqual([RAN, 'used']);
+    expect(run().split('\n')).toEqual([RAN, told('used'), 'used']);
   });
 
   it('keeps the bundle’s own line numbers in stack traces', () => {
@@ -76,9 +79,9 @@ describe('code cache', () => {
     const damaged = Buffer.from(good);
     for (let i = 0; i < damaged.length; i += 7) damaged.writeUInt8(damaged.readUInt8(i) ^ 0xff, i);
     await writeFile(cache, damaged);
-    expect(run().split('\n')).toEqual([RAN, 'rejected']);
+    expect(run().split('\n')).toEqual([RAN, told('rejected'), 'rejected']);
     await writeFile(cache, good.subarray(0, 16));
-    expect(run().split('\n')).toEqual([RAN, 'rejected']);
+    expect(run().split('\n')).toEqual([RAN, told('rejected'), 'rejected']);
     await writeFile(cache, good);
   });
 

@@ -1,6 +1,6 @@
 // The built command, as operators and `npm start` run it: a real process, real signals.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -19,8 +19,8 @@ interface Process {
   exited: Promise<number | null>;
 }
 
-function run(args: string[], env: Record<string, string>): Process {
-  const child = spawn(process.execPath, [CLI, ...args], {
+function run(args: string[], env: Record<string, string>, entry = CLI): Process {
+  const child = spawn(process.execPath, [entry, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -41,6 +41,17 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, ms 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The first log line (JSON, on stderr) with `text` in it, once there is one. */
+const logLine = (p: Process, text: string) =>
+  waitFor(
+    async () =>
+      p
+        .stderr()
+        .split('\n')
+        .find((line) => line.includes(text)),
+    text,
+  );
 
 const pingOk = (url: string) => async () => ((await fetch(`${url}/services/ping`)).status === 200 ? true : undefined);
 
@@ -184,9 +195,16 @@ describe('diagnosis-server', () => {
   it('key-submission migrates, serves, and on SIGTERM closes its server and pool and exits 0', async () => {
     const url = freshDatabaseUrl();
     const port = await freePort();
-    const p = run(['key-submission'], { DATABASE_URL: url, KEY_CLAIM_TOKEN: `${PORTAL_TOKEN}=portal`, BIND_ADDR: `127.0.0.1:${port}` });
+    const p = run(['key-submission'], {
+      DATABASE_URL: url,
+      KEY_CLAIM_TOKEN: `${PORTAL_TOKEN}=portal`,
+      BIND_ADDR: `127.0.0.1:${port}`,
+      LOG_LEVEL: 'info',
+    });
     const base = `http://127.0.0.1:${port}`;
     await waitFor(pingOk(base), 'ping');
+    // Started from the code cache the build made, and says so.
+    expect(JSON.parse(await logLine(p, '"listening"'))).toMatchObject({ role: 'key-submission', url: base, codeCache: 'used' });
     const code = await fetch(`${base}/new-key-claim`, { method: 'POST', headers: { authorization: `Bearer ${PORTAL_TOKEN}` } });
     expect(code.status).toBe(200);
 
@@ -204,6 +222,30 @@ describe('diagnosis-server', () => {
     } finally {
       await db.end();
     }
+  });
+
+  it('warns when V8 refuses the code cache, and serves all the same', async () => {
+    // The shipped script, with a cache from elsewhere: another Node's would be refused the same way.
+    const dir = await tempFolder('cli-cache-');
+    const cache = path.join(dir, 'cli-script.js.cache');
+    await writeFile(cache, Buffer.alloc(4096, 7));
+    const launcher = path.join(dir, 'launch.mjs');
+    await writeFile(
+      launcher,
+      `import { runBundle } from ${JSON.stringify(path.resolve('dist/code-cache.js'))};\nrunBundle(${JSON.stringify(path.resolve('dist/bundle/cli-script.js'))}, ${JSON.stringify(cache)});\n`,
+    );
+    const port = await freePort();
+    const p = run(
+      ['key-submission'],
+      { DATABASE_URL: freshDatabaseUrl(), KEY_CLAIM_TOKEN: `${PORTAL_TOKEN}=portal`, BIND_ADDR: `127.0.0.1:${port}` },
+      launcher,
+    );
+    onTestFinished(async () => {
+      p.child.kill('SIGTERM');
+      await p.exited;
+    });
+    await waitFor(pingOk(`http://127.0.0.1:${port}`), 'ping');
+    expect(JSON.parse(await logLine(p, 'code cache'))).toMatchObject({ level: 40, msg: expect.stringContaining('does not fit this Node') });
   });
 
   it('all runs on embedded Postgres with generated secrets, and reuses both on the next start', async () => {
