@@ -40,6 +40,9 @@ export async function readBody(request: FastifyRequest, reply: FastifyReply, lim
     reply.header('connection', 'close');
     return undefined;
   }
+  // Whole already (a claim's body comes in the packet of its headers): taken as it lies,
+  // without the async iterator, which was 3% of a claim's CPU.
+  if (req.complete && req.readableLength <= limit) return (req.read() as Buffer | null) ?? Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let length = 0;
   try {

@@ -2,7 +2,12 @@
 // router cannot take. Each gets the protocol's own answer (protocol §2, §4), never a
 // framework's 415, 414 or JSON, and never its path echoed back.
 import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimRequest } from '../../src/clients/app.js';
+import { covidshield } from '../../generated/covidshield.js';
+import { issueCode } from '../helpers/app-client.js';
 import { PORTAL_TOKEN, startSystem, type TestSystem } from '../helpers/servers.js';
 
 let system: TestSystem;
@@ -34,6 +39,59 @@ function raw(url: string, head: string, body = ''): Promise<{ status: number; he
     );
   });
 }
+
+/**
+ * A raw request whose head, then each piece of its body, go out apart, `gapMs` after each
+ * other; with `firstWithHead`, the first piece goes out in the head's own write.
+ */
+function inPieces(url: string, head: string, pieces: Buffer[], firstWithHead = false, gapMs = 50): Promise<{ status: number; body: Buffer }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const all = Buffer.concat(chunks);
+      const end = all.indexOf('\r\n\r\n');
+      resolve({ status: Number(all.subarray(0, end).toString('latin1').split(' ')[1]), body: all.subarray(end + 4) });
+    });
+    void (async () => {
+      const rest = firstWithHead ? pieces.slice(1) : pieces;
+      socket.write(Buffer.concat([Buffer.from(`${head}\r\nHost: test\r\nConnection: close\r\n\r\n`), ...(firstWithHead ? pieces.slice(0, 1) : [])]));
+      for (const piece of rest) {
+        await sleep(gapMs);
+        socket.write(piece);
+      }
+    })();
+  });
+}
+
+describe('a body that comes after its headers', () => {
+  it('is read whole, however many pieces it comes in', async () => {
+    const body = Buffer.from(claimRequest(await issueCode(system.submissionUrl), nacl.box.keyPair().publicKey));
+    const half = Math.floor(body.length / 2);
+    const claim = await inPieces(system.submissionUrl, `POST /claim-key HTTP/1.1\r\nContent-Length: ${body.length}`, [
+      body.subarray(0, half),
+      body.subarray(half),
+    ]);
+    expect(claim.status).toBe(200);
+    expect(covidshield.KeyClaimResponse.decode(claim.body).serverPublicKey).toHaveLength(32);
+  });
+
+  it('is refused once it passes the limit, with no length declared, whether it comes whole or in pieces', async () => {
+    const chunk = (n: number) => Buffer.from(`${n.toString(16)}\r\n${'x'.repeat(n)}\r\n`);
+    const end = Buffer.from('0\r\n\r\n');
+    const head = 'POST /claim-key HTTP/1.1\r\nTransfer-Encoding: chunked';
+    for (const claim of [
+      await inPieces(system.submissionUrl, head, [chunk(200), chunk(200), end]),
+      await inPieces(system.submissionUrl, head, [Buffer.concat([chunk(200), chunk(200), end])], true),
+    ]) {
+      expect(claim.status).toBe(400);
+      expect(claim.body.toString('hex')).toBe('0801' + '1832');
+    }
+  });
+});
 
 const CONTENT_TYPES = ['foo', ';', ' ', 'ä', 'x'.repeat(5000)];
 
