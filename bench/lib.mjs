@@ -206,7 +206,7 @@ export async function postAll(port, path, bodies, concurrency, headersOf = () =>
  * @param {Record<string, (round: number) => Promise<any>>} targets
  * @param {number} rounds
  * @param {(round: Record<string, any>) => number} ratio
- * @returns {Promise<{ median: Record<string, any>; rounds: Record<string, number[]>; ratios: number[]; warmUp: Record<string, number> }>}
+ * @returns {Promise<{ median: Record<string, any>; rounds: Record<string, number[]>; p50s: Record<string, number[]>; ratios: number[]; warmUp: Record<string, number> }>}
  */
 export async function takingTurns(targets, rounds, ratio) {
   const names = Object.keys(targets);
@@ -228,6 +228,7 @@ export async function takingTurns(targets, rounds, ratio) {
   return {
     median: /** @type {Record<string, any>} */ (byRatio[Math.floor(byRatio.length / 2)]),
     rounds: Object.fromEntries(names.map((name) => [name, measured.map((m) => m[name].perSecond)])),
+    p50s: Object.fromEntries(names.map((name) => [name, measured.map((m) => m[name].p50Ms)])),
     ratios: measured.map((m) => round(ratio(m), 2)),
     warmUp,
   };
@@ -258,7 +259,7 @@ export function withSubmissionTargets(postgresUrl, concurrency, answer, work) {
  * every target as measured in it, and the server's ratios to its references.
  * @param {Record<string, (round: number) => Promise<any>>} targets
  * @param {number} rounds
- * @returns {Promise<Record<string, any> & { ratio: number; ratioToBare: number; ratioToUngrouped: number; rounds: Record<string, number[]>; ratios: number[]; warmUp: Record<string, number> }>}
+ * @returns {Promise<Record<string, any> & { ratio: number; ratioToBare: number; ratioToUngrouped: number; rounds: Record<string, number[]>; p50s: Record<string, number[]>; ratios: number[]; warmUp: Record<string, number> }>}
  */
 export async function submissionTurns(targets, rounds) {
   const turns = await takingTurns(targets, rounds, (r) => r.server.perSecond / r.bare.perSecond);
@@ -269,6 +270,7 @@ export async function submissionTurns(targets, rounds) {
     ratioToBare: round(server.perSecond / bare.perSecond, 2),
     ratioToUngrouped: round(server.perSecond / ungrouped.perSecond, 2),
     rounds: turns.rounds,
+    p50s: turns.p50s,
     ratios: turns.ratios,
     warmUp: turns.warmUp,
   };

@@ -92,7 +92,7 @@ function describe(name, r) {
       return [
         `${rate(r.server)} (${r.server.keysPerSecond} keys/s; ${r.concurrency} phones; ${turns(r)})`,
         `bare insert: ${rate(r.bare)}<br>its own db work: ${rate(r.reference)}<br>without group commit: ${rate(r.ungrouped)}<br>client's ceiling, bare node:http: ${rate(r.generator)}`,
-        `${r.ratioToBare}<br>${r.ratio}<br>${r.ratioToUngrouped} (p50 ${r.p50ToUngrouped}×)`,
+        `${r.ratioToBare}<br>${r.ratio}<br>${r.ratioToUngrouped} (p50 ${r.p50ToUngrouped}×, the median of ${r.p50Ratios.join(', ')})`,
       ];
     case 'claim':
       return [

@@ -23,6 +23,12 @@ describe('npm run bench (smoke)', () => {
 
     for (const name of ['upload', 'upload-1', 'claim']) {
       const result = JSON.parse(await readFile(path.join(out, `${name}.json`), 'utf8'));
+      // The p50 pair is judged over every round, each round's ratio of its own two p50s.
+      if (name !== 'claim') {
+        expect(result.p50Ratios).toHaveLength(5);
+        result.p50Ratios.forEach((r: number, i: number) => expect(r).toBeCloseTo(result.p50s.server[i] / result.p50s.ungrouped[i], 1));
+        expect(result.p50ToUngrouped).toBe([...result.p50Ratios].sort((a: number, b: number) => a - b)[2]);
+      }
       // The same server with group commit off, the bare statement, and the client's ceiling, all measured.
       expect(result.ungrouped.perSecond).toBeGreaterThan(0);
       expect(result.ungrouped.failed).toBe(0);
