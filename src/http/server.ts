@@ -17,6 +17,9 @@ const noSchemas = () => () => {
 /** How often Node looks for requests past their deadline: the limits hold to about this. */
 const DEADLINE_CHECK_MS = 1000;
 
+/** How long a stop lets the requests being answered finish: half of the CLI's shutdown deadline. */
+export const DRAIN_MS = 500;
+
 /**
  * Node's server with the limits set; Fastify's own timeout options are off by default
  * (a request that never finished its body held its connection for ever).
@@ -65,6 +68,7 @@ export function createHttpServer(service: ServiceSettings, log: Logger, telemetr
   for (const method of METHODS) {
     if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
   }
+  drainOnClose(app);
   deferBodies(app);
   app.setNotFoundHandler((_request, reply) => notFound(reply));
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -91,4 +95,33 @@ export function createHttpServer(service: ServiceSettings, log: Logger, telemetr
   });
   registerServices(app, service, ready);
   return app;
+}
+
+/**
+ * A stop lets the requests being answered finish, for up to DRAIN_MS, while new ones get a
+ * 503 (return503OnClosing); only then are connections closed, and the pool after them. It
+ * had cut them off at once: an upload stored but never acknowledged, and every download in
+ * flight logged as a failed read of a pool already closed (40 at one SIGTERM under load).
+ */
+function drainOnClose(app: FastifyInstance): void {
+  const answering = new Set<Promise<unknown>>();
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler;
+    route.handler = function (this: FastifyInstance, request, reply) {
+      const result: unknown = handler.call(this, request, reply);
+      if (result instanceof Promise) {
+        answering.add(result);
+        const settled = () => answering.delete(result);
+        result.then(settled, settled);
+      }
+      return result;
+    };
+  });
+  app.addHook('preClose', async () => {
+    if (answering.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_MS)));
+    await Promise.race([Promise.allSettled([...answering]), deadline]);
+    clearTimeout(timer);
+  });
 }
