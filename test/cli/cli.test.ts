@@ -29,6 +29,12 @@ function run(args: string[], env: Record<string, string>, entry = CLI): Process 
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // A test that fails before it stops its server leaves none behind to run on.
+  onTestFinished(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  });
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
@@ -240,10 +246,6 @@ describe('diagnosis-server', () => {
       { DATABASE_URL: freshDatabaseUrl(), KEY_CLAIM_TOKEN: `${PORTAL_TOKEN}=portal`, BIND_ADDR: `127.0.0.1:${port}` },
       launcher,
     );
-    onTestFinished(async () => {
-      p.child.kill('SIGTERM');
-      await p.exited;
-    });
     await waitFor(pingOk(`http://127.0.0.1:${port}`), 'ping');
     expect(JSON.parse(await logLine(p, 'code cache'))).toMatchObject({ level: 40, msg: expect.stringContaining('does not fit this Node') });
   });
