@@ -18,7 +18,7 @@ const noSchemas = () => () => {
 const DEADLINE_CHECK_MS = 1000;
 
 /** How long a stop lets the requests being answered finish: half of the CLI's shutdown deadline. */
-export const DRAIN_MS = 500;
+const DRAIN_MS = 500;
 
 /**
  * Node's server with the limits set; Fastify's own timeout options are off by default

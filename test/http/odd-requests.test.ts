@@ -16,8 +16,18 @@ beforeAll(async () => {
 });
 afterAll(() => system.stop());
 
-/** One raw HTTP/1.1 request, bytes as given (headers may hold what fetch would refuse). */
-function raw(url: string, head: string, body = ''): Promise<{ status: number; headers: string; body: Buffer }> {
+interface RawAnswer {
+  status: number;
+  headers: string;
+  body: Buffer;
+}
+
+/**
+ * A raw HTTP/1.1 request, bytes as given (headers may hold what fetch would refuse): its
+ * head, then each piece of its body `gapMs` after the one before; with `firstWithHead`, the
+ * first piece goes out in the head's own write.
+ */
+function inPieces(url: string, head: string, pieces: Buffer[], firstWithHead = false, gapMs = 50): Promise<RawAnswer> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -31,40 +41,20 @@ function raw(url: string, head: string, body = ''): Promise<{ status: number; he
       resolve({ status: Number(headers.split(' ')[1]), headers, body: all.subarray(end + 4) });
     });
     // Written, not half-closed: Node's server drops a request whose client ends its side.
-    socket.write(
-      Buffer.concat([
-        Buffer.from(`${head}\r\nHost: test\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`, 'latin1'),
-        Buffer.from(body),
-      ]),
-    );
-  });
-}
-
-/**
- * A raw request whose head, then each piece of its body, go out apart, `gapMs` after each
- * other; with `firstWithHead`, the first piece goes out in the head's own write.
- */
-function inPieces(url: string, head: string, pieces: Buffer[], firstWithHead = false, gapMs = 50): Promise<{ status: number; body: Buffer }> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname);
-    const chunks: Buffer[] = [];
-    socket.on('data', (d: Buffer) => chunks.push(d));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const all = Buffer.concat(chunks);
-      const end = all.indexOf('\r\n\r\n');
-      resolve({ status: Number(all.subarray(0, end).toString('latin1').split(' ')[1]), body: all.subarray(end + 4) });
-    });
     void (async () => {
-      const rest = firstWithHead ? pieces.slice(1) : pieces;
-      socket.write(Buffer.concat([Buffer.from(`${head}\r\nHost: test\r\nConnection: close\r\n\r\n`), ...(firstWithHead ? pieces.slice(0, 1) : [])]));
-      for (const piece of rest) {
+      const headBytes = Buffer.from(`${head}\r\nHost: test\r\nConnection: close\r\n\r\n`, 'latin1');
+      socket.write(Buffer.concat([headBytes, ...(firstWithHead ? pieces.slice(0, 1) : [])]));
+      for (const piece of firstWithHead ? pieces.slice(1) : pieces) {
         await sleep(gapMs);
         socket.write(piece);
       }
     })();
   });
+}
+
+/** One raw request, its body in the head's write, its length declared. */
+function raw(url: string, head: string, body = ''): Promise<RawAnswer> {
+  return inPieces(url, `${head}\r\nContent-Length: ${Buffer.byteLength(body)}`, [Buffer.from(body)], true);
 }
 
 describe('a body that comes after its headers', () => {
