@@ -1,21 +1,30 @@
 // Request bodies are read by the routes themselves, as raw bytes whatever the Content-Type
 // says, so that each route decides what an oversized body gets (protocol §2) and can check
 // a ban before it reads anything (§4.2 step 1).
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * Leaves every body unread for the route, instead of Fastify's parsers and 413/415s. Fastify
  * judges the Content-Type before any parser runs (`foo`, `;`, non-ASCII or 5,000 characters
  * got its 415) and demands one for some methods (QUERY), so the header is replaced with a
- * neutral one as the request arrives: no route reads it.
+ * neutral one as the request arrives (withNeutralContentType): no route reads it.
  */
 export function deferBodies(app: FastifyInstance): void {
-  app.addHook('onRequest', (request, _reply, done) => {
-    request.headers['content-type'] = 'application/octet-stream';
-    done();
-  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+}
+
+/**
+ * Node's request handler with the Content-Type replaced before Fastify sees it (deferBodies).
+ * Done here rather than in an onRequest hook: with no such hook, Fastify skips that phase
+ * for every request.
+ */
+export function withNeutralContentType(handler: (req: IncomingMessage, res: ServerResponse) => void) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    req.headers['content-type'] = 'application/octet-stream';
+    handler(req, res);
+  };
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { HttpLimits, ServiceSettings } from '../config.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { traceRequests } from '../telemetry/tracing.js';
-import { deferBodies } from './body.js';
+import { deferBodies, withNeutralContentType } from './body.js';
 import { isUnmeasured, notFound, sendText } from './responses.js';
 import { registerServices } from './services.js';
 import { errorFields } from '../logger.js';
@@ -42,7 +42,7 @@ function limitedServer(limits: HttpLimits, handler: Parameters<typeof createServ
 
 export function createHttpServer(service: ServiceSettings, log: Logger, telemetry: Telemetry, ready: () => Promise<boolean>): FastifyInstance {
   const app = Fastify({
-    serverFactory: (handler) => limitedServer(service.limits, handler),
+    serverFactory: (handler) => limitedServer(service.limits, withNeutralContentType(handler)),
     // The cast picks Fastify's default logger type for the instance, which the routes expect.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: log as FastifyBaseLogger,
