@@ -1,13 +1,16 @@
 // A stop (SIGTERM) while requests are being answered: they finish and are answered, new ones
 // get a 503 meanwhile, and only then do the connections and the pool close.
 import pg from 'pg';
+import { pino } from 'pino';
 import { expect, it } from 'vitest';
 import { hourNumber } from '../../src/protocol/time.js';
 import { claimedPhone, makeKeys } from '../helpers/app-client.js';
 import { startSystem } from '../helpers/servers.js';
 
 it('answers an upload in flight when the server stops, and refuses new requests meanwhile', async () => {
-  const system = await startSystem();
+  const lines: { msg: string; requests?: number }[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string; requests?: number }) });
+  const system = await startSystem({}, undefined, log);
   let stopped: Promise<void> | undefined;
   const holder = new pg.Client({ connectionString: system.databaseUrl });
   await holder.connect();
@@ -43,6 +46,9 @@ it('answers an upload in flight when the server stops, and refuses new requests 
     await stopped;
     const stored = await holder.query('SELECT count(*)::int AS n FROM diagnosis_keys WHERE key_data = ANY($1)', [keys.map((k) => k.keyData)]);
     expect(stored.rows[0].n).toBe(3);
+    // The refusals are counted in one line, not logged one by one as Fastify did.
+    expect(lines.filter((l) => l.msg === 'refused with a 503 while stopping').map((l) => l.requests)).toEqual([1]);
+    expect(lines.filter((l) => l.msg.includes('refusing to accept'))).toEqual([]);
   } finally {
     await holder.query('ROLLBACK').catch(() => {});
     await holder.end();
