@@ -71,6 +71,7 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
             '',
           ])
         : '';
+    const queryVersion = () => windowVersion(ctx.pool, window!);
     // Requests that shared a read got the same string: its key is made once.
     let last: { version: string; key: string } | undefined;
     return {
@@ -79,7 +80,7 @@ export function registerRetrieve(app: FastifyInstance, ctx: RetrievalContext): v
       region,
       decision,
       signers,
-      readVersion: () => versions.read(versionKey, () => windowVersion(ctx.pool, window!)),
+      readVersion: () => versions.read(versionKey, queryVersion),
       cacheKey: (version) => {
         if (last?.version !== version) last = { version, key: keyPrefix + version };
         return last.key;
