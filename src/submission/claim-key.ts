@@ -65,10 +65,10 @@ export function registerClaimKey(
       if (appPublicKey.length !== KEY_BYTES) return answer(400, { error: ClaimError.INVALID_KEY, triesRemaining });
 
       // 5–7 in one call, one transaction: a registered app key is refused (or, repeating the
-      // claim whose answer was lost, answered the same again), then the attempt is charged
-      // before any code is looked at, so a burst sent at once cannot all slip in under a
-      // counter read before any of them failed; then the code is redeemed, or the charge
-      // stands as a failure. Should the call fail, nothing of it is written: no charge.
+      // claim whose answer was lost, answered the same again); then the client's attempts
+      // take turns, each seeing the failures charged before it, so a burst sent at once
+      // cannot all slip in under one counter read; then the code is redeemed, or a failure
+      // is charged. Should the call fail, nothing of it is written: no charge.
       const nowMs = ctx.clock.now();
       const codeHash = replays ? codeFingerprint(code, keys.claimedCode) : undefined;
       const settled = await groups.claim({ clientId, code: couldBeOneTimeCode(code) ? code : undefined, appPublicKey, codeHash, nowMs });

@@ -118,13 +118,13 @@ type ClaimRow = {
 };
 
 /**
- * Claims of several clients in one call of claim_one_time_codes (migration 0010): one round
- * trip and one commit, each claim all-or-nothing, one outcome per claim in order. For each:
- * an app key registered already (a repeat within the replay window gets its answer again),
- * then the charge of the attempt before any code is looked at (refused past the limit, so a
- * burst of claims sent at once is evaluated at most `maxFailures` times), then the
- * redemption, which clears the client's counter; a wrong code leaves the charge as a
- * failure. Redeeming binds the app key, moves `created` to midnight UTC of the code's day
+ * Claims of several clients in one call of claim_one_time_codes (migrations 0010, 0013): one
+ * round trip and one commit, each claim all-or-nothing, one outcome per claim in order. For
+ * each: an app key registered already (a repeat within the replay window gets its answer
+ * again); then, the client's attempts taking turns on a lock until commit, its counter
+ * (refused past the limit), the redemption, which clears the counter, or else a failure
+ * charged before the lock is let go (so a burst of claims sent at once is evaluated at most
+ * `maxFailures` times). Redeeming binds the app key, moves `created` to midnight UTC of the code's day
  * (protocol/time.ts startOfUtcDay) and logs OTKClaimed and the code's life in whole hours
  * (protocol/retention.ts hoursLived). A code's row lock makes concurrent claims of it
  * serialise; the re-checked WHERE lets exactly one through.
