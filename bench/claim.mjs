@@ -16,7 +16,7 @@ import { measure, postAll, submissionTurns, TOKEN, withSubmissionTargets } from 
 /** A distinct private address for claim `i`: phones behind the load balancer. */
 const address = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
-export async function benchClaim(postgresUrl, { claims = 4000, concurrency = 64, rounds = 5 } = {}) {
+export async function benchClaim(postgresUrl, { claims = 10_000, concurrency = 64, rounds = 5 } = {}) {
   const claimAll = (port, codes, offset) =>
     postAll(
       port,
