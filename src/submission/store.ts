@@ -124,10 +124,10 @@ type ClaimRow = {
  * again); then, the client's attempts taking turns on a lock until commit, its counter
  * (refused past the limit), the redemption, which clears the counter, or else a failure
  * charged before the lock is let go (so a burst of claims sent at once is evaluated at most
- * `maxFailures` times). Redeeming binds the app key, moves `created` to midnight UTC of the code's day
- * (protocol/time.ts startOfUtcDay) and logs OTKClaimed and the code's life in whole hours
- * (protocol/retention.ts hoursLived). A code's row lock makes concurrent claims of it
- * serialise; the re-checked WHERE lets exactly one through.
+ * `maxFailures` times). Redeeming binds the app key, moves `created` to midnight UTC of
+ * the code's day (protocol/time.ts startOfUtcDay) and logs OTKClaimed and the code's life
+ * in whole hours (protocol/retention.ts hoursLived). A code's row lock makes concurrent
+ * claims of it serialise; the re-checked WHERE lets exactly one through.
  */
 export async function claimOneTimeCodes(pool: Pool, rules: ClaimRules, inArrival: ClaimToRedeem[]): Promise<ClaimOutcome[]> {
   // Failure counters are locked in one order in every group.
